@@ -1,0 +1,3 @@
+from sp404d.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,76 @@
+"""Worker processes for analysis, with per-file timeouts and replacement of crashed workers.
+
+pebble's ProcessPool does the hard part (a hung worker is killed at its deadline, a dead one is
+replaced, the pool survives); this wrapper turns every outcome into a plain result dict, so the
+caller never sees an exception for a bad file. Workers are spawned, not forked: the daemon has
+threads, and forking a threaded process can deadlock the child.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import CancelledError, Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Callable
+
+from pebble import ProcessExpired, ProcessPool
+
+from sp404d import logs
+from sp404d.analysis import worker
+from sp404d.errors import FailureCategory
+
+log = logs.get("analysis")
+
+
+def _noop() -> int:
+    return os.getpid()
+
+
+class AnalysisPool:
+    def __init__(self, workers: int, timeout_seconds: float, max_bytes: int,
+                 function: Callable[..., dict] = worker.analyse, initializer: Callable[[], None] = worker.warm_up):
+        self.workers = workers
+        self.timeout = timeout_seconds
+        self.max_bytes = max_bytes
+        self.function = function
+        self.crashes = 0
+        self.timeouts = 0
+        self._pool = ProcessPool(max_workers=workers, initializer=initializer,
+                                 context=multiprocessing.get_context("spawn"))
+
+    def warm(self, timeout: float = 120.0) -> None:
+        """Block until every worker has started and run its warm-up."""
+        for f in [self._pool.schedule(_noop) for _ in range(self.workers)]:
+            f.result(timeout=timeout)
+
+    def submit(self, path: str, done: Callable[[str, dict | None], None]) -> Future:
+        """Analyse `path`; `done(path, result)` is called (on a pool thread) with a result dict,
+        or None when the work was cancelled by shutdown."""
+        future = self._pool.schedule(self.function, args=(path, self.max_bytes), timeout=self.timeout)
+        future.add_done_callback(lambda f: done(path, self._outcome(path, f)))
+        return future
+
+    def _outcome(self, path: str, future: Future) -> dict | None:
+        try:
+            return future.result()
+        except FutureTimeout:
+            self.timeouts += 1
+            log.warning("worker timed out; replaced", path=path, seconds=self.timeout)
+            return worker.failure(FailureCategory.TIMEOUT, f"analysis took longer than {self.timeout:g} s")
+        except ProcessExpired as e:
+            self.crashes += 1
+            log.warning("worker died; replaced", path=path, exitcode=e.exitcode)
+            return worker.failure(FailureCategory.CRASH, f"the worker process died (exit code {e.exitcode})")
+        except CancelledError:  # shutdown: record nothing; the next start's scan finds the file
+            return None
+        except Exception as e:  # pickling or pool errors: record, never lose the path
+            log.exception("analysis failed outside the worker", path=path)
+            return worker.failure(FailureCategory.CRASH, f"{type(e).__name__}: {e}")
+
+    def close(self, timeout: float = 10.0) -> None:
+        self._pool.close()
+        self._pool.join(timeout=timeout)
+        if self._pool.active:
+            self._pool.stop()
+            self._pool.join(timeout=5)

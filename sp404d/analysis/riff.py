@@ -1,0 +1,73 @@
+"""A small RIFF/WAVE chunk reader.
+
+soundfile hides two things we need: whether the data chunk is complete (libsndfile quietly
+reads a truncated WAV as a shorter one) and chunks it does not expose (ACID tempo, later).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import BinaryIO
+
+
+@dataclass(frozen=True)
+class Chunk:
+    id: bytes
+    offset: int  # of the chunk's payload
+    size: int    # declared payload size
+
+
+@dataclass(frozen=True)
+class RiffInfo:
+    chunks: tuple[Chunk, ...]
+    file_size: int
+
+    def find(self, chunk_id: bytes) -> Chunk | None:
+        return next((c for c in self.chunks if c.id == chunk_id), None)
+
+    @property
+    def data_missing_bytes(self) -> int:
+        """How many bytes of the declared data chunk the file does not hold (0 when complete)."""
+        data = self.find(b"data")
+        if data is None:
+            return 0
+        return max(0, data.offset + data.size - self.file_size)
+
+
+def read_chunks(f: BinaryIO, file_size: int, max_chunks: int = 256) -> RiffInfo | None:
+    """Walk the chunks of a little-endian RIFF WAVE file; None if it is not one.
+
+    RF64 files declare 0xFFFFFFFF sizes (the real ones live in ds64); we stop walking there.
+    """
+    f.seek(0)
+    head = f.read(12)
+    if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
+        return None
+    chunks = []
+    pos = 12
+    while pos + 8 <= file_size and len(chunks) < max_chunks:
+        f.seek(pos)
+        raw = f.read(8)
+        if len(raw) < 8:
+            break
+        cid, size = struct.unpack("<4sI", raw)
+        chunks.append(Chunk(cid, pos + 8, size))
+        if size == 0xFFFFFFFF or cid == b"data" and pos + 8 + size >= file_size:
+            break
+        pos += 8 + size + (size & 1)  # chunks are word-aligned
+    return RiffInfo(tuple(chunks), file_size)
+
+
+# WAVE format tags libsndfile decodes (PCM, ADPCM variants, float, A-law, mu-law, GSM, extensible)
+DECODABLE_FORMAT_TAGS = frozenset({0x0001, 0x0002, 0x0003, 0x0006, 0x0007, 0x0011, 0x0031, 0xFFFE})
+
+
+def format_tag(f: BinaryIO, info: RiffInfo) -> int | None:
+    """The codec tag of the fmt chunk (1 = PCM), or None when there is no readable fmt chunk."""
+    fmt = info.find(b"fmt ")
+    if fmt is None or fmt.size < 2:
+        return None
+    f.seek(fmt.offset)
+    raw = f.read(2)
+    return struct.unpack("<H", raw)[0] if len(raw) == 2 else None

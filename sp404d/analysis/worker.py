@@ -1,0 +1,72 @@
+"""The function a worker process runs: a path in, a plain dict out. No DB, no shared state.
+
+Everything the writer needs travels in the result, so a worker can crash or be replaced without
+the daemon losing track: the pool records the crash for that one path.
+"""
+
+from __future__ import annotations
+
+import os
+import stat as stat_mod
+import time
+
+from sp404d.analysis.decode import decode
+from sp404d.errors import AnalysisFailed, FailureCategory
+
+# Bumped whenever the analysis changes what it stores; samples of an older version are re-analysed.
+ANALYSIS_VERSION = 1
+
+
+def failure(category: FailureCategory, message: str) -> dict:
+    return {"ok": False, "category": category.value, "message": message}
+
+
+def analyse(path: str, max_bytes: int = 2048 << 20) -> dict:
+    """Decode `path` once and describe it. Never raises for a bad file: returns a failure dict."""
+    started = time.perf_counter()
+    try:
+        st = os.stat(path)
+        if not stat_mod.S_ISREG(st.st_mode):
+            return failure(FailureCategory.UNREADABLE, "not a regular file")
+        if st.st_size == 0:
+            return failure(FailureCategory.EMPTY, "the file is empty (0 bytes)")
+        if st.st_size > max_bytes:
+            return failure(FailureCategory.TOO_LARGE, f"{st.st_size} bytes is over the limit of {max_bytes}")
+        d = decode(path)
+    except AnalysisFailed as e:
+        return failure(e.category, e.message)
+    except (PermissionError, FileNotFoundError, IsADirectoryError) as e:
+        return failure(FailureCategory.UNREADABLE, e.strerror or str(e))
+    except MemoryError:
+        return failure(FailureCategory.TOO_LARGE, "out of memory while decoding")
+    except OSError as e:
+        return failure(FailureCategory.UNREADABLE, f"I/O error: {e.strerror or e}")
+    except Exception as e:  # a decoder bug on a malformed file must not take the worker down
+        return failure(FailureCategory.CORRUPT, f"{type(e).__name__}: {e}")
+    return {
+        "ok": True,
+        "analysis_version": ANALYSIS_VERSION,
+        "container": d.container,
+        "decoder": d.decoder,
+        "samplerate": d.samplerate,
+        "channels": d.channels,
+        "subtype": d.subtype,
+        "bit_depth": d.bit_depth,
+        "frames": d.frames,
+        "duration": d.duration,
+        "pcm_hash": d.pcm_hash,
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def warm_up() -> None:
+    """Run once in each worker at start, so the first real file pays no import or load cost."""
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, np.zeros(64, dtype=np.int16), 44100, format="WAV", subtype="PCM_16")
+    buf.seek(0)
+    sf.read(buf, dtype="int32")

@@ -1,0 +1,221 @@
+"""The `sp404d` command. Errors a user can cause print one line and exit non-zero."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+
+from sp404d import __version__, config as config_mod, logs
+from sp404d.errors import DaemonNotRunning, LibraryBusy, Sp404dError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="sp404d", description="Sample-library daemon for the Roland SP-404MKII.")
+    p.add_argument("--config", metavar="FILE", help="config file (default: $SP404D_CONFIG, else the platform config file)")
+    p.add_argument("-v", "--verbose", action="store_true", help="show details (tracebacks, debug logs)")
+    p.add_argument("--version", action="version", version=f"sp404d {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    sub.add_parser("run", help="run the daemon in the foreground")
+    s = sub.add_parser("status", help="what the daemon is doing (exit 3 when it is not running)")
+    s.add_argument("--json", action="store_true", help="print the full status as JSON")
+    i = sub.add_parser("import", help="analyse files or folders now, and wait until they are recorded")
+    i.add_argument("paths", nargs="+", metavar="PATH")
+    i.add_argument("--json", action="store_true", help="print the summary as JSON")
+    e = sub.add_parser("export", help="one line per file location, with every field of its sample")
+    e.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    e.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
+    for name, text in (("pause", "stop taking new files (in-flight ones finish)"), ("resume", "take new files again"),
+                       ("rescan", "walk the watched folders now")):
+        sub.add_parser(name, help=text)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        cfg = config_mod.load(args.config)
+        level = "debug" if args.verbose else cfg.log_level
+        logs.configure(level if args.command in ("run", "import") else "warning")
+        return COMMANDS[args.command](cfg, args)
+    except Sp404dError as e:
+        if args.verbose:
+            traceback.print_exc()
+        print(f"sp404d: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+# -- commands --
+
+def cmd_run(cfg, args) -> int:
+    from sp404d.daemon import Daemon
+
+    return Daemon(cfg).run()
+
+
+def cmd_status(cfg, args) -> int:
+    from sp404d.control.client import Client
+
+    with Client(cfg.socket_path) as client:
+        status = client.request("status")
+    status.pop("ok", None)
+    if args.json:
+        print(json.dumps(status, indent=2, default=str))
+    else:
+        print(format_status(status))
+    return 0
+
+
+def format_status(s: dict) -> str:
+    c, q, t = s["counters"], s["queues"], s["totals"]
+    eta = f", ETA {s['eta_seconds']:.0f} s" if s.get("eta_seconds") else ""
+    lines = [
+        f"sp404d {s['version']} (pid {s['pid']}): {s['state']}, up {s['uptime']:.0f} s",
+        "watching: " + (", ".join(f"{r['path']} ({r['observer']})" for r in s["roots"]) or "nothing"),
+        f"queues:   settling {q['settling']}, queued {q['queued']}, analysing {q['analysing']}, writing {q['writing']}",
+        f"since start: seen {c['seen']}, analysed {c['analysed']}, unchanged {c['unchanged']}, "
+        f"duplicates {c['duplicates']}, failed {c['failed']}; {s['rate_per_second']:.1f} files/s{eta}",
+        f"library:  {t['samples']} samples in {t['locations']} files ({t['duplicates']} duplicates, "
+        f"{t['missing']} missing, {t['failed']} failed) — {s['library']}",
+    ]
+    if s["failed_by_category"]:
+        lines.append("failed:   " + ", ".join(f"{k} {v}" for k, v in sorted(s["failed_by_category"].items())))
+    if s["writer"]["error"]:
+        lines.append(f"writer:   {s['writer']['error']}")
+    for err in s["last_errors"][-3:]:
+        lines.append(f"error:    {err['category']}: {err['path']}: {err['message']}")
+    return "\n".join(lines)
+
+
+def _simple(command: str):
+    def run(cfg, args) -> int:
+        from sp404d.control.client import Client
+
+        with Client(cfg.socket_path) as client:
+            reply = client.request(command)
+        print(reply.get("state") or f"job {reply['job']['id']} started")
+        return 0
+    return run
+
+
+def cmd_import(cfg, args) -> int:
+    from sp404d.control.client import Client, daemon_running
+
+    paths = [os.path.abspath(p) for p in args.paths]
+    for p in paths:
+        if not os.path.exists(p):
+            raise Sp404dError(f"no such file or folder: {p}")
+    if daemon_running(cfg.socket_path):  # the daemon is the library's writer: hand the work over
+        with Client(cfg.socket_path) as client:
+            job = client.request("import", paths=paths)["job"]
+            job = follow(lambda: client.request("job", id=job["id"])["job"], json_out=args.json)
+    else:
+        job = _import_here(cfg, paths, args.json)
+    print_summary(job, args.json)
+    return 0 if job["done"] else 130
+
+
+def _import_here(cfg, paths: list[str], json_out: bool) -> dict:
+    from sp404d.engine import Engine
+    from sp404d.lock import LibraryLock
+
+    lock = LibraryLock(cfg.lock_path)
+    try:
+        lock.acquire("import")
+    except LibraryBusy as e:
+        raise LibraryBusy(f"{e}; its control socket does not answer at {cfg.socket_path}") from None
+    interrupted = []
+    previous = signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
+    signal.signal(signal.SIGTERM, lambda *_: interrupted.append(True))
+    try:
+        engine = Engine(cfg, "import")
+        engine.start()
+        try:
+            job = engine.scan(paths, kind="import")
+            return follow(job.as_dict, json_out=json_out, stop=lambda: bool(interrupted))
+        finally:
+            engine.stop()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        lock.release()
+
+
+def follow(get_job, json_out: bool = False, stop=lambda: False) -> dict:
+    """Show a job's progress until it is done (a bar on a terminal, plain lines otherwise)."""
+    interactive = sys.stderr.isatty() and not json_out
+    if interactive:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        with Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+                      TimeRemainingColumn(), transient=True, console=None) as bar:
+            task = bar.add_task("import", total=None, rate="")
+            while True:
+                job = get_job()
+                done = job["seen"] - job["pending"]
+                bar.update(task, total=job["seen"] if job["walked"] else None, completed=done,
+                           rate=f"{done / max(job['elapsed'], 1e-3):.0f} files/s")
+                if job["done"] or stop():
+                    return job
+                time.sleep(0.2)
+    last_line = time.monotonic()
+    while True:
+        job = get_job()
+        if job["done"] or stop():
+            return job
+        if not json_out and time.monotonic() - last_line >= 2.0:
+            last_line = time.monotonic()
+            print(f"seen {job['seen']}, recorded {job['recorded']}, unchanged {job['unchanged']}, "
+                  f"failed {job['failed']}, pending {job['pending']}", file=sys.stderr, flush=True)
+        time.sleep(0.2)
+
+
+def print_summary(job: dict, json_out: bool) -> None:
+    if json_out:
+        print(json.dumps(job, default=str))
+        return
+    rate = job["seen"] / max(job["elapsed"], 1e-3)
+    failed = ", ".join(f"{k} {v}" for k, v in sorted(job["failed_by_category"].items()))
+    state = "" if job["done"] else " (interrupted: run it again to finish)"
+    print(f"seen {job['seen']}, analysed {job['analysed']}, unchanged {job['unchanged']}, "
+          f"duplicates {job['duplicates']}, failed {job['failed']}{f' ({failed})' if failed else ''} "
+          f"in {job['elapsed']:.1f} s ({rate:.0f} files/s){state}")
+
+
+def cmd_export(cfg, args) -> int:
+    from sp404d.library import queries
+    from sp404d.library.schema import open_library
+
+    if not cfg.library_path.exists():
+        raise Sp404dError(f"no library yet at {cfg.library_path}")
+    db = open_library(cfg.library_path, migrate_schema=False)
+    out = open(args.output, "w", newline="", encoding="utf-8", errors="surrogateescape") if args.output else sys.stdout
+    if out is sys.stdout:
+        sys.stdout.reconfigure(errors="surrogateescape")
+    try:
+        with db.connection_context():
+            if args.format == "csv":
+                writer = csv.DictWriter(out, fieldnames=queries.export_fields())
+                writer.writeheader()
+                for row in queries.export_rows():
+                    writer.writerow(row)
+            else:
+                for row in queries.export_rows():
+                    out.write(json.dumps(row) + "\n")
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "status": cmd_status, "import": cmd_import, "export": cmd_export,
+            "pause": _simple("pause"), "resume": _simple("resume"), "rescan": _simple("rescan")}

@@ -1,0 +1,63 @@
+"""Talking to a running daemon over its socket."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+from typing import Iterator
+
+from sp404d.errors import DaemonNotRunning, Sp404dError
+
+
+class Client:
+    def __init__(self, path: Path, timeout: float = 10.0):
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        try:
+            self.sock.connect(str(path))
+        except (FileNotFoundError, ConnectionRefusedError):
+            self.sock.close()
+            raise DaemonNotRunning(f"sp404d is not running (no daemon at {path})") from None
+        self._reader = self.sock.makefile("rb")
+
+    def close(self) -> None:
+        self._reader.close()
+        self.sock.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def request(self, cmd: str, **args) -> dict:
+        line = json.dumps({"cmd": cmd, **args}) if args else cmd
+        self.sock.sendall(line.encode() + b"\n")
+        reply = self._read()
+        if not reply.get("ok"):
+            err = reply.get("error", {})
+            raise Sp404dError(f"daemon: {err.get('message', 'error')} (code {err.get('code')})")
+        return reply
+
+    def _read(self) -> dict:
+        raw = self._reader.readline()
+        if not raw:
+            raise Sp404dError("the daemon closed the connection")
+        return json.loads(raw)
+
+    def events(self) -> Iterator[dict]:
+        """Subscribe and yield events until the connection ends."""
+        self.request("subscribe")
+        self.sock.settimeout(None)
+        while raw := self._reader.readline():
+            yield json.loads(raw)
+
+
+def daemon_running(path: Path) -> bool:
+    try:
+        Client(path, timeout=2).close()
+        return True
+    except (DaemonNotRunning, OSError):
+        return False

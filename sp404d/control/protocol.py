@@ -1,0 +1,55 @@
+"""The control protocol, as pure functions: one request per line, one JSON object per reply line.
+
+A request is a bare word (`status`) or a JSON object (`{"cmd": "import", "paths": [...]}`).
+Replies are `{"ok": true, ...}` or `{"ok": false, "error": {"code": N, "message": "..."}}`.
+"""
+
+from __future__ import annotations
+
+import json
+
+from sp404d.errors import ErrorCode
+
+MAX_LINE = 64 * 1024  # a request line longer than this is refused and the connection closed
+
+
+class ProtocolError(Exception):
+    def __init__(self, code: ErrorCode, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def parse_request(line: bytes) -> tuple[str, dict]:
+    """(command, arguments) from one request line."""
+    try:
+        text = line.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "request is not UTF-8") from None
+    if not text:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "empty request")
+    if text.startswith("{"):
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"invalid JSON: {e.msg}") from None
+        cmd = obj.pop("cmd", None) if isinstance(obj, dict) else None
+        if not isinstance(cmd, str):
+            raise ProtocolError(ErrorCode.BAD_REQUEST, 'a JSON request needs a "cmd" string')
+        return cmd, obj
+    words = text.split()
+    if len(words) != 1:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "a plain request is a single word; use JSON for arguments")
+    return words[0], {}
+
+
+def encode(obj: dict) -> bytes:
+    return (json.dumps(obj, separators=(",", ":"), default=str) + "\n").encode("utf-8")
+
+
+def ok(**fields) -> bytes:
+    return encode({"ok": True, **fields})
+
+
+def error(code: ErrorCode, message: str) -> bytes:
+    return encode({"ok": False, "error": {"code": int(code), "name": code.name.lower(), "message": message}})

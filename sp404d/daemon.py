@@ -1,0 +1,162 @@
+"""The daemon: an engine, plus watching, the control socket, and the periodic rescan.
+
+Runs in the foreground (no self-forking; systemd or launchd supervise it). Start order:
+library lock -> socket -> library and writer -> warm workers -> watchers -> first scan.
+SIGTERM or SIGINT stops intake, lets in-flight results be written, and exits; anything not
+finished is found again by the next start's scan.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from sp404d import __version__, logs
+from sp404d.config import Config
+from sp404d.control.bind import is_alive
+from sp404d.control.server import ControlServer
+from sp404d.engine import Engine
+from sp404d.errors import Sp404dError
+from sp404d.lock import LibraryLock
+from sp404d.watch.observer import Hints, Watcher
+from sp404d.watch.settle_loop import SettleLoop
+
+log = logs.get("daemon")
+
+
+class Daemon:
+    def __init__(self, config: Config, pool_function=None):
+        self.config = config
+        self.pool_function = pool_function
+        self.stopping = threading.Event()
+        self.lock = LibraryLock(config.lock_path)
+        self.engine: Engine | None = None
+        self.control: ControlServer | None = None
+        self.watcher: Watcher | None = None
+        self.settle: SettleLoop | None = None
+        self.scheduler: BackgroundScheduler | None = None
+        self._rescan_pending = threading.Event()
+
+    # -- life cycle --
+    def run(self) -> int:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.stopping.set())
+        if is_alive(self.config.socket_path):
+            raise Sp404dError(f"sp404d is already running (socket {self.config.socket_path} answers)")
+        if not self.lock.wait("daemon", self.stopping.is_set,
+                              lambda why: log.warning("waiting for the library lock", reason=why)):
+            return 0
+        try:
+            self._start()
+            log.info("ready", version=__version__, pid=os.getpid(), library=str(self.config.library_path))
+            while not self.stopping.wait(0.5):
+                pass
+            log.info("stopping")
+        finally:
+            self._shutdown()
+            self.lock.release()
+        log.info("stopped")
+        return 0
+
+    def _start(self) -> None:
+        cfg = self.config
+        self.engine = Engine(cfg, "daemon", self.pool_function)
+        self.control = ControlServer(cfg.socket_path, self._handlers(), self.engine.events)
+        self.control.start()
+        self.engine.start()
+        hints = Hints()
+        self.watcher = Watcher(hints, cfg.observer, cfg.poll_seconds)
+        self.settle = SettleLoop(hints, self.engine.pipeline, cfg.settle_seconds, self.request_rescan)
+        self.settle.start()
+        for folder in cfg.watch_folders:
+            folder.mkdir(parents=True, exist_ok=True)
+            self.watcher.watch(str(folder))
+        self.engine.scan(self._roots(), kind="startup-scan")
+        self.scheduler = BackgroundScheduler(daemon=True)
+        if cfg.rescan_minutes > 0:
+            self.scheduler.add_job(self.rescan, "interval", minutes=cfg.rescan_minutes, id="rescan",
+                                   max_instances=1, coalesce=True)
+        self.scheduler.add_job(self._rescan_if_requested, "interval", seconds=5, id="overflow-rescan",
+                               max_instances=1, coalesce=True)
+        self.scheduler.start()
+
+    def _shutdown(self) -> None:
+        if self.scheduler:
+            self.scheduler.shutdown(wait=False)
+        if self.watcher:
+            self.watcher.stop()
+        if self.settle:
+            self.settle.stop()
+        if self.engine:
+            self.engine.stop()
+        if self.control:
+            self.control.stop()
+
+    def _roots(self) -> list[str]:
+        return [str(f) for f in self.config.watch_folders]
+
+    # -- rescans --
+    def rescan(self):
+        return self.engine.scan(self._roots(), kind="rescan")
+
+    def request_rescan(self) -> None:
+        self._rescan_pending.set()
+
+    def _rescan_if_requested(self) -> None:
+        if self._rescan_pending.is_set():
+            self._rescan_pending.clear()
+            self.rescan()
+
+    # -- control commands --
+    def _handlers(self) -> dict:
+        def connected(fn):
+            def handler(args: dict) -> dict:
+                with self.engine.db.connection_context():
+                    return fn(args)
+            return handler
+
+        return {
+            "ping": lambda a: {"pong": True},
+            "version": lambda a: {"version": __version__},
+            "status": connected(lambda a: self.status()),
+            "pause": lambda a: self._pause(True),
+            "resume": lambda a: self._pause(False),
+            "rescan": lambda a: {"job": self.rescan().as_dict()},
+            "import": lambda a: {"job": self._import(a).as_dict()},
+            "job": lambda a: {"job": self._job(a).as_dict()},
+        }
+
+    def _pause(self, paused: bool) -> dict:
+        (self.engine.pipeline.paused.set if paused else self.engine.pipeline.paused.clear)()
+        log.info("paused" if paused else "resumed")
+        return {"state": self.engine.state()}
+
+    def _import(self, args: dict):
+        paths = args.get("paths")
+        if not isinstance(paths, list) or not paths or not all(isinstance(p, str) for p in paths):
+            raise Sp404dError('import needs "paths": a list of path strings')
+        missing = [p for p in paths if not os.path.exists(p)]
+        if missing:
+            raise Sp404dError(f"no such file or folder: {missing[0]}")
+        return self.engine.scan([os.path.abspath(p) for p in paths], kind="import")
+
+    def _job(self, args: dict):
+        job = self.engine.progress.jobs.get(args.get("id"))
+        if job is None:
+            raise Sp404dError(f"no job {args.get('id')!r}")
+        return job
+
+    def status(self) -> dict:
+        s = self.engine.status()
+        s["version"] = __version__
+        s["pid"] = os.getpid()
+        s["socket"] = str(self.config.socket_path)
+        s["queues"] = {"settling": self.settle.depth() if self.settle else 0, **s["queues"]}
+        s["roots"] = [{"path": r.path, "observer": r.observer_kind, "exists": os.path.isdir(r.path),
+                       "fallback_reason": r.error} for r in (self.watcher.roots.values() if self.watcher else [])]
+        s["started_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.engine.started))
+        return s

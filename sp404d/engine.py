@@ -1,0 +1,111 @@
+"""The engine: library, one writer, the worker pool and intake, wired together.
+
+Both the daemon and a stand-alone `sp404d import` run one; the daemon adds watching, the
+control socket and the scheduler around it. Whoever runs an engine must hold the library lock.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from sp404d import logs
+from sp404d.analysis.pool import AnalysisPool
+from sp404d.config import Config
+from sp404d.events import EventBus
+from sp404d.intake.pipeline import Pipeline
+from sp404d.intake.progress import Job, Progress
+from sp404d.library import commands as c
+from sp404d.library import queries
+from sp404d.library.schema import open_library
+from sp404d.library.writer import Writer
+
+log = logs.get("engine")
+
+
+class Engine:
+    def __init__(self, config: Config, run_kind: str, pool_function=None):
+        self.config = config
+        self.run_kind = run_kind
+        self.started = time.time()
+        self.db = open_library(config.library_path)
+        self.progress = Progress()
+        self.events = EventBus()
+        self.writer = Writer(self.db)
+        pool_args = {"function": pool_function} if pool_function else {}
+        self.pool = AnalysisPool(config.worker_count, config.timeout_seconds, int(config.max_file_mb * 2**20), **pool_args)
+        self.pipeline = Pipeline(self.writer, self.pool, self.progress, self.events, self.pool.max_bytes)
+        self.writer.on_commit = self.pipeline.on_commit
+        self.run_id: int | None = None
+        self._scan_lock = threading.Lock()
+
+    def start(self) -> None:
+        self.writer.start()
+        t = time.perf_counter()
+        self.pool.warm()
+        log.info("workers ready", workers=self.pool.workers, seconds=round(time.perf_counter() - t, 2))
+        self.pipeline.start()
+        reply = c.Reply()
+        self.writer.put(c.StartRun(self.run_kind, reply))
+        self.run_id = reply.wait(60)
+
+    def scan(self, paths: list[str], kind: str = "scan", wait: bool = False) -> Job:
+        """Walk `paths` in a background thread (one walk at a time) and return its job."""
+        job = self.progress.new_job(kind, tuple(paths))
+
+        def walk() -> None:
+            with self._scan_lock, self.db.connection_context():
+                try:
+                    self.pipeline.scan(list(paths), job)
+                except Exception:
+                    log.exception("scan failed", paths=paths)
+                    self.progress.walked(job)
+
+        thread = threading.Thread(target=walk, name=f"sp404d-{kind}-{job.id}", daemon=True)
+        thread.start()
+        if wait:
+            self.progress.wait_job(job)
+        return job
+
+    def state(self) -> str:
+        busy = any(self.pipeline.depths().values()) or self.writer.depth() or \
+            any(not j.done for j in self.progress.jobs.values())
+        if self.writer.error:
+            return "write-error"
+        if self.pipeline.paused.is_set():
+            return "paused"
+        return "busy" if busy else "idle"
+
+    def status(self) -> dict:
+        snap = self.progress.snapshot()
+        depths = {**self.pipeline.depths(), "writing": self.writer.depth()}
+        rate = snap["rate_per_second"]
+        pending = sum(j["pending"] for j in snap["jobs"]) or depths["queued"] + depths["analysing"] + depths["writing"]
+        return {
+            "state": self.state(),
+            "uptime": round(time.time() - self.started, 1),
+            "library": str(self.config.library_path),
+            "queues": depths,
+            "counters": snap["counters"],
+            "failed_by_category": snap["failed_by_category"],
+            "rate_per_second": rate,
+            "eta_seconds": round(pending / rate, 1) if rate > 0 and pending else None,
+            "workers": {"count": self.pool.workers, "crashed": self.pool.crashes, "timed_out": self.pool.timeouts},
+            "writer": {"transactions": self.writer.transactions, "error": self.writer.error},
+            "jobs": snap["jobs"],
+            "totals": queries.totals(),
+            "last_errors": snap["last_errors"],
+        }
+
+    def stop(self) -> None:
+        """Stop intake, let in-flight results be written, commit, close."""
+        self.pipeline.stop(drain_seconds=min(self.config.timeout_seconds, 8.0))
+        self.pool.close(timeout=2.0)
+        self.pipeline.stop_collector()
+        if self.run_id is not None:
+            with self.progress.lock:
+                counters = {k: self.progress.counters[k] for k in
+                            ("seen", "unchanged", "analysed", "recorded", "duplicates", "failed")}
+            self.writer.put(c.FinishRun(self.run_id, counters))
+        self.writer.stop(timeout=30)
+        self.db.close()

@@ -1,0 +1,1 @@
+"""The library: SQLite in WAL mode, written by exactly one thread (writer.py), read by anyone."""

@@ -1,0 +1,98 @@
+"""Typed commands for the writer thread. Plain data: whoever builds one does no DB work."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class FileStat:
+    path: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    """A file was decoded: record its sample (new or existing) and its location."""
+
+    file: FileStat
+    byte_hash: str
+    result: dict
+    job: object = None  # the intake Job this belongs to, if any
+
+
+@dataclass(frozen=True)
+class RecordCopy:
+    """A file is byte-identical to a file the library already has: a new location, no decode."""
+
+    file: FileStat
+    byte_hash: str
+    job: object = None  # the intake Job this belongs to, if any
+
+
+@dataclass(frozen=True)
+class RecordFailure:
+    file: FileStat
+    category: str
+    message: str
+    job: object = None  # the intake Job this belongs to, if any
+
+
+@dataclass(frozen=True)
+class MoveLocation:
+    """A known file was renamed or moved (src -> file.path); no re-analysis."""
+
+    src: str
+    file: FileStat
+
+
+@dataclass(frozen=True)
+class MoveTree:
+    """A folder was renamed: every location under src_dir now lives under dest_dir."""
+
+    src_dir: str
+    dest_dir: str
+
+
+@dataclass(frozen=True)
+class MarkMissing:
+    paths: tuple[str, ...] = ()
+    under: str | None = None  # a deleted folder: every location below it
+
+
+@dataclass(frozen=True)
+class StartRun:
+    kind: str
+    reply: "Reply"
+
+
+@dataclass(frozen=True)
+class FinishRun:
+    run_id: int
+    counters: dict
+
+
+@dataclass
+class Reply:
+    """A one-shot answer from the writer to whoever waits (import run ids, barriers)."""
+
+    event: threading.Event = field(default_factory=threading.Event)
+    value: object = None
+
+    def set(self, value=None) -> None:
+        self.value = value
+        self.event.set()
+
+    def wait(self, timeout: float | None = None) -> object:
+        if not self.event.wait(timeout):
+            raise TimeoutError("the writer did not answer in time")
+        return self.value
+
+
+@dataclass(frozen=True)
+class Barrier:
+    """Answered once everything queued before it is committed."""
+
+    reply: Reply

@@ -1,0 +1,78 @@
+"""Read-side queries. Safe from any thread: each thread reads on its own connection."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import peewee as pw
+
+from sp404d.library.models import Failure, ImportRun, Location, Sample, path_under
+
+Stamp = tuple[int, int]  # (size, mtime_ns): what decides "unchanged"
+
+
+def known_stamp(path: str) -> tuple[str, Stamp] | None:
+    """("location"|"failure", (size, mtime_ns)) recorded for a path, or None if unknown."""
+    loc = (Location.select(Location.size, Location.mtime_ns)
+           .where(Location.path == path, Location.state == "present").first())
+    if loc:
+        return "location", (loc.size, loc.mtime_ns)
+    fail = Failure.select(Failure.size, Failure.mtime_ns).where(Failure.path == path).first()
+    if fail:
+        return "failure", (fail.size, fail.mtime_ns)
+    return None
+
+
+def stamps_under(root: str) -> tuple[dict[str, Stamp], dict[str, Stamp]]:
+    """Present locations and failures below `root`, for a reconcile scan that opens no audio."""
+    present = {p: (s, m) for p, s, m in
+               Location.select(Location.path, Location.size, Location.mtime_ns)
+               .where(path_under(root), Location.state == "present").tuples()}
+    failed = {p: (s, m) for p, s, m in
+              Failure.select(Failure.path, Failure.size, Failure.mtime_ns)
+              .where(path_under(root, Failure.path)).tuples()}
+    return present, failed
+
+
+def location_exists(path: str) -> bool:
+    return Location.select().where(Location.path == path).exists()
+
+
+def bytes_known(byte_hash: str) -> bool:
+    return Location.select().where(Location.byte_hash == byte_hash).exists()
+
+
+def totals() -> dict:
+    present = Location.state == "present"
+    return {
+        "samples": (Sample.select().join(Location).where(present).distinct().count()),
+        "locations": Location.select().where(present).count(),
+        "missing": Location.select().where(Location.state == "missing").count(),
+        "duplicates": Location.select().where(present, Location.match != "first").count(),
+        "failed": Failure.select().count(),
+        "runs": ImportRun.select().count(),
+    }
+
+
+def failures_by_category() -> dict[str, int]:
+    rows = Failure.select(Failure.category, pw.fn.COUNT(Failure.id)).group_by(Failure.category).tuples()
+    return dict(rows)
+
+
+SAMPLE_EXPORT = ("pcm_hash", "samplerate", "channels", "subtype", "bit_depth", "frames", "duration",
+                 "analysis_version", "created_at")
+LOCATION_EXPORT = ("path", "state", "size", "mtime_ns", "byte_hash", "container", "match", "first_seen", "last_seen")
+
+
+def export_fields() -> list[str]:
+    return ["sample_id", *LOCATION_EXPORT, *(f for f in SAMPLE_EXPORT)]
+
+
+def export_rows() -> Iterator[dict]:
+    """One row per location: where it is, its sample id, and every field of its sample."""
+    query = (Location.select(Location, Sample).join(Sample).order_by(Location.path))
+    for loc in query.iterator():
+        row = {"sample_id": loc.sample.id}
+        row.update({k: getattr(loc, k) for k in LOCATION_EXPORT})
+        row.update({k: getattr(loc.sample, k) for k in SAMPLE_EXPORT})
+        yield row

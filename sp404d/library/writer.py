@@ -1,0 +1,210 @@
+"""The one thread that writes the library.
+
+Everything that changes the DB is a command on one bounded queue; this thread applies them in
+batches (up to `batch_items`, or whatever arrived within `batch_ms`), each batch one
+transaction. No other thread or process writes, so "database is locked" cannot happen between
+our own writers, and WAL lets readers go on while we commit.
+
+A batch that fails on I/O (disk full, a read-only remount) is kept and retried with backoff:
+nothing analysed is dropped while we wait for space. A batch that fails for any other reason is
+split, so one bad command costs only itself.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from typing import Callable
+
+import peewee as pw
+
+from sp404d import logs
+from sp404d.library import commands as c
+from sp404d.library.dedupe import decide
+from sp404d.library.models import Failure, ImportRun, Location, Sample, path_under
+
+log = logs.get("writer")
+_STOP = object()
+SAMPLE_FIELDS = ("samplerate", "channels", "subtype", "bit_depth", "frames", "duration", "analysis_version")
+
+# effects reported after each commit, as tuples: ("recorded", path, match, job, byte_hash),
+# ("failed", path, category, job), ("moved", path), ("missing", count), ("retry", path, job)
+Effect = tuple
+
+
+class Writer(threading.Thread):
+    def __init__(self, db: pw.SqliteDatabase, on_commit: Callable[[list[Effect]], None] | None = None,
+                 batch_items: int = 500, batch_ms: float = 200.0, queue_size: int = 2048):
+        super().__init__(name="sp404d-writer", daemon=True)
+        self.db = db
+        self.on_commit = on_commit or (lambda effects: None)
+        self.batch_items = batch_items
+        self.batch_seconds = batch_ms / 1000.0
+        self.queue: queue.Queue = queue.Queue(maxsize=queue_size)
+        self.transactions = 0
+        self.commands_written = 0
+        self.error: str | None = None  # set while a batch waits to be retried (shown in status)
+        self._stopping = threading.Event()
+
+    # -- producers (any thread) --
+    def put(self, command) -> None:
+        self.queue.put(command)  # blocks when full: backpressure reaches the producer
+
+    def flush(self, timeout: float | None = None) -> None:
+        reply = c.Reply()
+        self.put(c.Barrier(reply))
+        reply.wait(timeout)
+
+    def stop(self, timeout: float | None = None) -> None:
+        self._stopping.set()
+        self.queue.put(_STOP)
+        self.join(timeout)
+
+    def depth(self) -> int:
+        return self.queue.qsize()
+
+    # -- the thread --
+    def run(self) -> None:
+        with self.db.connection_context():
+            while True:
+                batch = self._next_batch()
+                stop = batch and batch[-1] is _STOP
+                if stop:
+                    batch.pop()
+                if batch:
+                    self._commit(batch)
+                if stop:
+                    return
+
+    def _next_batch(self) -> list:
+        batch = [self.queue.get()]
+        deadline = time.monotonic() + self.batch_seconds
+        while batch[-1] is not _STOP and len(batch) < self.batch_items:
+            remaining = deadline - time.monotonic()
+            try:
+                batch.append(self.queue.get(timeout=remaining) if remaining > 0 else self.queue.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _commit(self, batch: list) -> None:
+        backoff = 0.5
+        while True:
+            try:
+                effects = self._transaction(batch)
+                break
+            except pw.OperationalError as e:  # disk full, I/O error, locked by a foreign writer
+                self.error = f"{e}; {len(batch)} results held in memory, retrying"
+                log.error("write failed; holding the batch and retrying", error=str(e), items=len(batch))
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+            except Exception:
+                if len(batch) == 1:
+                    log.exception("command could not be written; dropped", command=repr(batch[0])[:300])
+                    effects = []
+                    break
+                effects = []
+                for one in batch:  # isolate the bad command
+                    self._commit([one])
+                return
+        self.error = None
+        self.on_commit(effects)
+        for cmd in batch:
+            if isinstance(cmd, (c.Barrier, c.StartRun)):
+                cmd.reply.set(cmd.reply.value)
+
+    def _transaction(self, batch: list) -> list[Effect]:
+        effects: list[Effect] = []
+        with self.db.atomic():
+            for cmd in batch:
+                effects.extend(self._apply(cmd))
+        self.transactions += 1
+        self.commands_written += len(batch)
+        return effects
+
+    # -- applying one command (inside the batch's transaction) --
+    def _apply(self, cmd) -> list[Effect]:
+        now = time.time()
+        if isinstance(cmd, c.RecordResult):
+            return self._record(cmd.file, cmd.byte_hash, cmd.job, now, result=cmd.result)
+        if isinstance(cmd, c.RecordCopy):
+            return self._record(cmd.file, cmd.byte_hash, cmd.job, now, result=None)
+        if isinstance(cmd, c.RecordFailure):
+            return self._fail(cmd, now)
+        if isinstance(cmd, c.MoveLocation):
+            return self._move(cmd, now)
+        if isinstance(cmd, c.MoveTree):
+            return self._move_tree(cmd)
+        if isinstance(cmd, c.MarkMissing):
+            return self._missing(cmd)
+        if isinstance(cmd, c.StartRun):
+            cmd.reply.value = ImportRun.create(kind=cmd.kind, started_at=now).id
+            return []
+        if isinstance(cmd, c.FinishRun):
+            ImportRun.update(finished_at=now, **cmd.counters).where(ImportRun.id == cmd.run_id).execute()
+            return []
+        if isinstance(cmd, c.Barrier):
+            return []
+        raise TypeError(f"unknown writer command {cmd!r}")
+
+    def _record(self, f: c.FileStat, byte_hash: str, job, now: float, result: dict | None) -> list[Effect]:
+        here = Location.get_or_none(Location.path == f.path)
+        others = Location.select().where(Location.path != f.path)
+        twin = others.where(Location.byte_hash == byte_hash).first()
+        if result is None:  # a byte-identical copy: its twin tells us the sample
+            if twin is None:
+                return [("retry", f.path, job)]
+            sample = twin.sample
+        else:
+            sample = Sample.get_or_none(Sample.pcm_hash == result["pcm_hash"])
+        shared = sample is not None and others.where(Location.sample == sample).exists()
+        decision = decide(sample_exists=shared, bytes_known=twin is not None)
+        if sample is None:
+            sample = Sample.create(pcm_hash=result["pcm_hash"], created_at=now,
+                                   **{k: result[k] for k in SAMPLE_FIELDS})
+        container = result["container"] if result else twin.container
+        values = dict(sample=sample, size=f.size, mtime_ns=f.mtime_ns, byte_hash=byte_hash,
+                      container=container, match=decision.match, state="present", last_seen=now)
+        if here is None:
+            Location.create(path=f.path, first_seen=now, **values)
+        else:
+            Location.update(**values).where(Location.id == here.id).execute()
+        Failure.delete().where(Failure.path == f.path).execute()
+        return [("recorded", f.path, decision.match, job, byte_hash)]
+
+    def _fail(self, cmd: c.RecordFailure, now: float) -> list[Effect]:
+        f = cmd.file
+        updated = (Failure.update(size=f.size, mtime_ns=f.mtime_ns, category=cmd.category, message=cmd.message,
+                                  attempts=Failure.attempts + 1, last_at=now)
+                   .where(Failure.path == f.path).execute())
+        if not updated:
+            Failure.create(path=f.path, size=f.size, mtime_ns=f.mtime_ns, category=cmd.category,
+                           message=cmd.message, first_at=now, last_at=now)
+        Location.update(state="failed").where(Location.path == f.path).execute()
+        return [("failed", f.path, cmd.category, cmd.job)]
+
+    def _move(self, cmd: c.MoveLocation, now: float) -> list[Effect]:
+        f = cmd.file
+        Location.delete().where(Location.path == f.path, Location.path != cmd.src).execute()  # replaced
+        n = (Location.update(path=f.path, size=f.size, mtime_ns=f.mtime_ns, state="present", last_seen=now)
+             .where(Location.path == cmd.src).execute())
+        return [("moved", f.path)] if n else [("retry", f.path, None)]
+
+    def _move_tree(self, cmd: c.MoveTree) -> list[Effect]:
+        src = cmd.src_dir.rstrip("/") + "/"
+        dest = cmd.dest_dir.rstrip("/") + "/"
+        moved = 0
+        for loc in Location.select(Location.id, Location.path).where(path_under(cmd.src_dir)):
+            Location.update(path=dest + loc.path[len(src):]).where(Location.id == loc.id).execute()
+            moved += 1
+        return [("moved", cmd.dest_dir)] if moved else []
+
+    def _missing(self, cmd: c.MarkMissing) -> list[Effect]:
+        n = 0
+        present = Location.state == "present"
+        for i in range(0, len(cmd.paths), 500):
+            n += Location.update(state="missing").where(present, Location.path.in_(cmd.paths[i:i + 500])).execute()
+        if cmd.under:
+            n += Location.update(state="missing").where(present, path_under(cmd.under)).execute()
+        return [("missing", n)] if n else []

@@ -1,0 +1,1 @@
+"""Watching: filesystem events and walks produce *hints* ("look at this path"), never decisions."""

@@ -1,0 +1,31 @@
+"""Which names are worth looking at. Pure string decisions, no I/O.
+
+A drop folder holds more than audio (readmes, artwork, project files): only names with an audio
+extension are candidates; what they really contain is sniffed later, by content. Temporary
+names of copies in progress and OS litter are never candidates.
+"""
+
+from __future__ import annotations
+
+import os
+
+AUDIO_EXTENSIONS = frozenset({
+    ".wav", ".wave", ".bwf", ".rf64", ".w64", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff", ".aifc",
+    ".mp3", ".m4a", ".mp4", ".aac", ".caf",
+})
+TEMP_SUFFIXES = (".part", ".crdownload", ".tmp", ".temp", ".download", ".partial", ".swp", "~")
+JUNK_NAMES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini", "Icon\r"})
+
+
+def is_junk(name: str) -> bool:
+    """Hidden files, macOS resource forks (._x), and in-progress downloads or copies."""
+    return name.startswith(".") or name in JUNK_NAMES or name.lower().endswith(TEMP_SUFFIXES)
+
+
+def is_candidate(path: str) -> bool:
+    name = os.path.basename(path)
+    return not is_junk(name) and os.path.splitext(name)[1].lower() in AUDIO_EXTENSIONS
+
+
+def is_hidden_dir(name: str) -> bool:
+    return name.startswith(".")

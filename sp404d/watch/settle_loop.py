@@ -1,0 +1,111 @@
+"""The thread between the watchers and intake: it turns hints into work.
+
+- touch: start (or restart) the path's quiet period; released to intake once settled.
+- dir:   a folder appeared (created or moved in): walk it, every file gets a quiet period.
+- move:  a known file was renamed: update the location, no re-analysis. Unknown: treat dest as new.
+- delete: mark the location missing (never delete anything).
+Stat calls happen here, never in watchdog's handler thread.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from typing import Callable
+
+from sp404d import logs
+from sp404d.intake.pipeline import Pipeline
+from sp404d.library import commands as c
+from sp404d.library import queries
+from sp404d.watch.names import is_candidate
+from sp404d.watch.observer import Hints
+from sp404d.watch.scan import walk
+from sp404d.watch.settle import Settler
+
+log = logs.get("settle")
+TICK = 0.1
+
+
+def _stamp(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
+class SettleLoop(threading.Thread):
+    def __init__(self, hints: Hints, pipeline: Pipeline, settle_seconds: float,
+                 on_overflow: Callable[[], None]):
+        super().__init__(name="sp404d-settle", daemon=True)
+        self.hints = hints
+        self.pipeline = pipeline
+        self.writer = pipeline.writer
+        self.settler = Settler(settle_seconds)
+        self.on_overflow = on_overflow
+        self._halt = threading.Event()
+
+    def depth(self) -> int:
+        return len(self.settler)
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(timeout=5)
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            deadline = time.monotonic() + TICK
+            while (remaining := deadline - time.monotonic()) > 0:
+                try:
+                    hint = self.hints.queue.get(timeout=remaining)
+                except queue.Empty:
+                    break
+                try:
+                    self._handle(hint, time.monotonic())
+                except Exception:
+                    log.exception("hint failed", hint=repr(hint)[:200])
+            if self.hints.overflowed.is_set():
+                self.hints.overflowed.clear()
+                log.warning("too many events at once; a rescan will catch up")
+                self.on_overflow()
+            settled, _vanished = self.settler.poll(time.monotonic(), _stamp)
+            for path, _stamp_ in settled:
+                if self._halt.is_set():
+                    return
+                self.pipeline.submit(path)
+
+    def _handle(self, hint: tuple, now: float) -> None:
+        kind = hint[0]
+        if kind == "touch":
+            self.settler.touch(hint[1], now)
+        elif kind == "dir":
+            for path, _size, _mtime in walk(hint[1]):
+                self.settler.touch(path, now)
+        elif kind == "move":
+            _, src, dest, is_dir = hint
+            if is_dir:
+                self.settler.forget_under(src)
+                self.writer.put(c.MoveTree(src, dest))
+                for path, _size, _mtime in walk(dest):  # files not yet known settle as new
+                    if not queries.location_exists(path):
+                        self.settler.touch(path, now)
+            elif src in self.settler or not queries.location_exists(src):
+                self.settler.forget(src)
+                if is_candidate(dest):
+                    self.settler.touch(dest, now)
+            elif is_candidate(dest):
+                stamp = _stamp(dest)
+                if stamp is not None:
+                    self.writer.put(c.MoveLocation(src, c.FileStat(dest, *stamp)))
+            else:  # renamed to a name we do not track (e.g. "kick.wav.bak")
+                self.writer.put(c.MarkMissing(paths=(src,)))
+        elif kind == "delete":
+            _, path, is_dir = hint
+            if is_dir:
+                self.settler.forget_under(path)
+                self.writer.put(c.MarkMissing(under=path))
+            else:
+                self.settler.forget(path)
+                self.writer.put(c.MarkMissing(paths=(path,)))

@@ -1,0 +1,115 @@
+"""The worker's decode: one exact waveform hash per sound, whatever the lossless container;
+bad files get a failure category, never an exception."""
+
+import os
+import shutil
+import subprocess
+import threading
+
+import numpy as np
+import pytest
+
+from fixtures.audio import hit, write, write_bad_files
+from sp404d.analysis.pool import AnalysisPool
+from sp404d.analysis.worker import analyse
+
+
+def test_same_pcm_in_wav_flac_aiff_hashes_the_same(tmp_path):
+    data = hit(1, 0.3, channels=2)
+    results = [analyse(str(write(tmp_path / f"k.{ext}", data))) for ext in ("wav", "flac", "aiff")]
+    assert all(r["ok"] for r in results)
+    assert len({r["pcm_hash"] for r in results}) == 1
+    assert {r["container"] for r in results} == {"wav", "flac", "aiff"}
+    r = results[0]
+    assert (r["samplerate"], r["channels"], r["bit_depth"], r["frames"]) == (44100, 2, 16, len(data))
+    assert r["duration"] == pytest.approx(0.3, abs=1e-3)
+
+
+def test_different_sounds_and_rates_hash_differently(tmp_path):
+    a = analyse(str(write(tmp_path / "a.wav", hit(1))))
+    b = analyse(str(write(tmp_path / "b.wav", hit(2))))
+    c = analyse(str(write(tmp_path / "c.wav", hit(1), rate=48000)))
+    assert len({a["pcm_hash"], b["pcm_hash"], c["pcm_hash"]}) == 3
+
+
+def test_lossy_containers_decode(tmp_path):
+    for ext in ("ogg", "mp3"):
+        r = analyse(str(write(tmp_path / f"x.{ext}", hit(3, 0.5))))
+        assert r["ok"] and r["container"] == ext and r["bit_depth"] is None and r["duration"] > 0.4
+
+
+def test_content_decides_not_the_name(tmp_path):
+    wav = write(tmp_path / "real.wav", hit(4))
+    liar = tmp_path / "liar.ogg"
+    shutil.copyfile(wav, liar)
+    assert analyse(str(liar))["pcm_hash"] == analyse(str(wav))["pcm_hash"]
+
+
+@pytest.mark.skipif(not shutil.which("ffmpeg"), reason="ffmpeg not installed")
+def test_m4a_decodes_through_ffmpeg(tmp_path):
+    wav = write(tmp_path / "s.wav", hit(5, 0.5))
+    m4a = tmp_path / "s.m4a"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(wav), "-c:a", "aac", "-b:a", "160k", str(m4a)], check=True)
+    r = analyse(str(m4a))
+    assert r["ok"] and r["decoder"] == "ffmpeg" and r["container"] == "m4a" and r["duration"] > 0.4
+
+
+def test_m4a_without_ffmpeg_says_to_install_it(tmp_path, monkeypatch):
+    m4a = tmp_path / "s.m4a"
+    m4a.write_bytes(b"\x00\x00\x00\x20ftypM4A " + bytes(100))
+    monkeypatch.setattr("sp404d.analysis.decode.ffmpeg_available", lambda: False)
+    r = analyse(str(m4a))
+    assert r == {"ok": False, "category": "unsupported", "message": r["message"]} and "ffmpeg" in r["message"]
+
+
+def test_bad_files_get_their_category(tmp_path):
+    for path, category in write_bad_files(tmp_path).items():
+        r = analyse(str(path))
+        assert not r["ok"] and r["category"] == category, (path.name, r)
+    (tmp_path / "folder.wav").mkdir()
+    assert analyse(str(tmp_path / "folder.wav"))["category"] == "unreadable"
+    assert analyse(str(tmp_path / "nope.wav"))["category"] == "unreadable"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_unreadable_file(tmp_path):
+    p = write(tmp_path / "locked.wav", hit(1))
+    p.chmod(0)
+    assert analyse(str(p))["category"] == "unreadable"
+
+
+def test_large_file_is_streamed_with_bounded_excerpt(tmp_path):
+    from sp404d.analysis.decode import decode
+
+    data = np.tile(hit(9, 1.0), (30, 1))  # 30 s
+    p = write(tmp_path / "long.flac", data)
+    d = decode(str(p), keep_seconds=2.0)
+    assert d.frames == len(data) and d.excerpt.size == 2 * 44100
+
+
+def test_pool_replaces_crashed_and_hung_workers(tmp_path):
+    from fixtures.faulty import crash_or_hang
+
+    good = [write(tmp_path / f"ok{i}.wav", hit(i)) for i in range(6)]
+    crash = write(tmp_path / "crash.wav", hit(20))
+    hang = write(tmp_path / "hang.wav", hit(21))
+    pool = AnalysisPool(2, timeout_seconds=2, max_bytes=1 << 30, function=crash_or_hang)
+    results, done = {}, threading.Event()
+    paths = [crash, hang, *good]
+
+    def collect(path, result):
+        results[path] = result
+        if len(results) == len(paths):
+            done.set()
+
+    try:
+        pool.warm()
+        for p in paths:
+            pool.submit(str(p), collect)
+        assert done.wait(60)
+    finally:
+        pool.close()
+    assert results[str(crash)]["category"] == "crash"
+    assert results[str(hang)]["category"] == "timeout"
+    assert all(results[str(p)]["ok"] for p in good)
+    assert pool.crashes == 1 and pool.timeouts == 1

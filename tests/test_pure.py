@@ -1,0 +1,100 @@
+"""Pure decisions: settle, names, dedupe, protocol, sniffing. No threads, no disks."""
+
+import json
+
+import pytest
+
+from sp404d.analysis.sniff import container_of
+from sp404d.control import protocol
+from sp404d.control.protocol import ProtocolError
+from sp404d.errors import ErrorCode
+from sp404d.library.dedupe import decide, is_duplicate
+from sp404d.watch.names import is_candidate, is_junk
+from sp404d.watch.settle import Settler
+
+
+class FakeDisk:
+    def __init__(self):
+        self.stamps = {}
+
+    def stat(self, path):
+        return self.stamps.get(path)
+
+
+def test_settle_waits_until_size_and_mtime_are_stable():
+    disk, s = FakeDisk(), Settler(1.0)
+    disk.stamps["a.wav"] = (100, 1)
+    s.touch("a.wav", now=0.0)
+    assert s.poll(0.1, disk.stat) == ([], [])        # first sight: remember the stamp
+    disk.stamps["a.wav"] = (200, 2)                  # still being copied
+    assert s.poll(0.9, disk.stat) == ([], [])
+    assert s.poll(1.5, disk.stat) == ([], [])        # stable for only 0.6 s
+    assert s.poll(2.0, disk.stat) == ([("a.wav", (200, 2))], [])
+    assert len(s) == 0
+
+
+def test_settle_touch_restarts_the_quiet_period_and_vanished_paths_are_reported():
+    disk, s = FakeDisk(), Settler(1.0)
+    disk.stamps["a.wav"] = (1, 1)
+    s.touch("a.wav", 0.0)
+    s.poll(0.0, disk.stat)
+    s.touch("a.wav", 0.8)                            # another write event, same size (e.g. rewrite)
+    assert s.poll(1.2, disk.stat) == ([], [])
+    assert s.poll(1.9, disk.stat)[0] == [("a.wav", (1, 1))]
+    s.touch("b.wav", 2.0)
+    assert s.poll(2.1, disk.stat) == ([], ["b.wav"])
+
+
+def test_settle_forget_under_a_folder():
+    s = Settler(1.0)
+    for p in ("/d/x/a.wav", "/d/x/b.wav", "/d/xy/c.wav"):
+        s.touch(p, 0)
+    s.forget_under("/d/x")
+    assert "/d/xy/c.wav" in s and len(s) == 1
+
+
+@pytest.mark.parametrize("name", [".DS_Store", "._kick.wav", ".hidden.wav", "kick.wav.part", "k.wav.crdownload",
+                                  "x.tmp", "Thumbs.db", "song.wav~"])
+def test_junk_names_are_ignored(name):
+    assert is_junk(name) and not is_candidate(f"/drop/{name}")
+
+
+@pytest.mark.parametrize("name,ok", [("Kick 01.WAV", True), ("loop.flac", True), ("a.aif", True), ("b.m4a", True),
+                                     ("readme.txt", False), ("cover.png", False), ("noext", False)])
+def test_candidates_are_audio_names(name, ok):
+    assert is_candidate(f"/drop/{name}") is ok
+
+
+def test_dedupe_decision():
+    assert decide(sample_exists=False, bytes_known=False).new_sample
+    assert decide(False, False).match == "first"
+    assert decide(True, True).match == "exact-bytes"
+    assert decide(True, False).match == "exact-pcm"
+    assert not is_duplicate("first") and is_duplicate("exact-pcm")
+
+
+def test_protocol_parses_words_and_json():
+    assert protocol.parse_request(b"status\n") == ("status", {})
+    assert protocol.parse_request(b'{"cmd": "import", "paths": ["/a"]}') == ("import", {"paths": ["/a"]})
+
+
+@pytest.mark.parametrize("line,code", [(b"", ErrorCode.BAD_REQUEST), (b"\xff\xfe", ErrorCode.BAD_REQUEST),
+                                       (b"{nope", ErrorCode.BAD_REQUEST), (b'{"x": 1}', ErrorCode.BAD_REQUEST),
+                                       (b"two words", ErrorCode.BAD_REQUEST)])
+def test_protocol_errors_have_codes(line, code):
+    with pytest.raises(ProtocolError) as e:
+        protocol.parse_request(line)
+    assert e.value.code == code
+    reply = json.loads(protocol.error(e.value.code, e.value.message))
+    assert reply == {"ok": False, "error": {"code": int(code), "name": code.name.lower(), "message": e.value.message}}
+
+
+def test_sniff_by_content_not_name():
+    assert container_of(b"RIFF\x00\x00\x00\x00WAVEfmt ") == "wav"
+    assert container_of(b"fLaC\x00") == "flac"
+    assert container_of(b"OggS\x00") == "ogg"
+    assert container_of(b"FORM\x00\x00\x00\x00AIFF") == "aiff"
+    assert container_of(b"\x00\x00\x00\x20ftypM4A ") == "m4a"
+    assert container_of(b"ID3\x04") == "mp3"
+    assert container_of(b"\xff\xfb\x00\x00garbage") is None  # a sync word alone is not an MP3
+    assert container_of(b"hello world") is None

@@ -1,0 +1,165 @@
+"""The one writer, on a real SQLite file."""
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from sp404d.library import commands as c
+from sp404d.library import queries
+from sp404d.library.models import Failure, ImportRun, Location, Sample
+from sp404d.library.schema import SCHEMA_VERSION, open_library, schema_version
+from sp404d.library.writer import Writer
+
+
+def result(pcm_hash, **kw):
+    return {"ok": True, "pcm_hash": pcm_hash, "samplerate": 44100, "channels": 1, "subtype": "PCM_16",
+            "bit_depth": 16, "frames": 4410, "duration": 0.1, "analysis_version": 1, "container": "wav", **kw}
+
+
+@pytest.fixture
+def lib(tmp_path):
+    db = open_library(tmp_path / "lib.db")
+    effects = []
+    w = Writer(db, on_commit=effects.extend, batch_ms=20)
+    w.start()
+    yield db, w, effects
+    w.stop(timeout=10)
+    db.close()
+
+
+def fs(path, size=100, mtime=1):
+    return c.FileStat(path, size, mtime)
+
+
+def test_schema_version_is_stored(lib):
+    db, _, _ = lib
+    assert schema_version(db) == SCHEMA_VERSION
+    assert db.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_exact_duplicates_become_one_sample_with_many_locations(lib):
+    db, w, effects = lib
+    w.put(c.RecordResult(fs("/d/a.wav"), "bytesA", result("pcm1")))
+    w.put(c.RecordResult(fs("/d/a.flac"), "bytesB", result("pcm1", container="flac")))
+    w.put(c.RecordCopy(fs("/d/copy.wav"), "bytesA"))
+    w.put(c.RecordResult(fs("/d/other.wav"), "bytesC", result("pcm2")))
+    w.flush(10)
+    assert Sample.select().count() == 2
+    matches = {loc.path: loc.match for loc in Location.select()}
+    assert matches == {"/d/a.wav": "first", "/d/a.flac": "exact-pcm", "/d/copy.wav": "exact-bytes", "/d/other.wav": "first"}
+    assert len({loc.sample_id for loc in Location.select().where(Location.path != "/d/other.wav")}) == 1
+    assert [e[2] for e in effects if e[0] == "recorded"] == ["first", "exact-pcm", "exact-bytes", "first"]
+
+
+def test_rerecording_a_path_updates_it_in_place(lib):
+    _, w, _ = lib
+    w.put(c.RecordResult(fs("/d/a.wav", 100, 1), "b1", result("pcm1")))
+    w.put(c.RecordResult(fs("/d/a.wav", 120, 2), "b2", result("pcm2")))
+    w.flush(10)
+    loc = Location.get()
+    assert Location.select().count() == 1 and (loc.size, loc.mtime_ns, loc.match) == (120, 2, "first")
+    assert loc.sample.pcm_hash == "pcm2"
+
+
+def test_failures_count_attempts_and_clear_on_success(lib):
+    _, w, effects = lib
+    w.put(c.RecordFailure(fs("/d/bad.wav"), "corrupt", "truncated"))
+    w.put(c.RecordFailure(fs("/d/bad.wav", 50, 2), "corrupt", "truncated"))
+    w.flush(10)
+    f = Failure.get()
+    assert (f.category, f.attempts, f.size) == ("corrupt", 2, 50)
+    w.put(c.RecordResult(fs("/d/bad.wav", 60, 3), "b", result("p")))
+    w.flush(10)
+    assert Failure.select().count() == 0 and Location.select().count() == 1
+
+
+def test_moves_and_missing_never_delete(lib):
+    _, w, effects = lib
+    for name in ("a", "b", "c"):
+        w.put(c.RecordResult(fs(f"/d/x/{name}.wav"), f"b{name}", result(f"p{name}")))
+    w.put(c.MoveLocation("/d/x/a.wav", fs("/d/x/renamed.wav", 100, 5)))
+    w.put(c.MoveTree("/d/x", "/d/y"))
+    w.put(c.MarkMissing(paths=("/d/y/b.wav",)))
+    w.put(c.MoveLocation("/d/unknown.wav", fs("/d/new.wav")))
+    w.flush(10)
+    rows = {loc.path: loc.state for loc in Location.select()}
+    assert rows == {"/d/y/renamed.wav": "present", "/d/y/b.wav": "missing", "/d/y/c.wav": "present"}
+    assert ("retry", "/d/new.wav", None) in effects
+    w.put(c.MarkMissing(under="/d/y"))
+    w.flush(10)
+    assert Location.select().where(Location.state == "present").count() == 0
+    assert Sample.select().count() == 3
+
+
+def test_path_prefix_is_not_a_case_insensitive_like(lib):
+    _, w, _ = lib
+    w.put(c.RecordResult(fs("/d/Kit/a.wav"), "b1", result("p1")))
+    w.put(c.RecordResult(fs("/d/kit/a.wav"), "b2", result("p2")))
+    w.put(c.MarkMissing(under="/d/kit"))
+    w.flush(10)
+    assert Location.get(Location.path == "/d/Kit/a.wav").state == "present"
+
+
+def test_invalid_utf8_names_are_kept_exactly(lib):
+    _, w, _ = lib
+    name = b"/d/caf\xe9.wav".decode("utf-8", "surrogateescape")
+    w.put(c.RecordResult(fs(name), "b", result("p")))
+    w.flush(10)
+    assert Location.get().path == name
+
+
+def test_commands_are_batched_into_few_transactions(lib):
+    _, w, _ = lib
+    before = w.transactions
+    for i in range(2000):
+        w.put(c.RecordResult(fs(f"/d/{i}.wav"), f"b{i}", result(f"p{i}")))
+    w.flush(30)
+    assert Location.select().count() == 2000
+    assert w.transactions - before <= 40
+
+
+def test_a_bad_command_costs_only_itself(lib):
+    _, w, _ = lib
+    w.put(c.RecordResult(fs("/d/ok1.wav"), "b1", result("p1")))
+    w.put(c.RecordResult(fs("/d/bad.wav"), "b2", {"pcm_hash": "x"}))  # missing fields
+    w.put(c.RecordResult(fs("/d/ok2.wav"), "b3", result("p3")))
+    w.flush(10)
+    assert sorted(loc.path for loc in Location.select()) == ["/d/ok1.wav", "/d/ok2.wav"]
+
+
+def test_external_reader_holding_a_read_transaction_loses_no_write(lib, tmp_path):
+    """Acceptance 3: another process holds BEGIN; SELECT for 5 s while we write."""
+    db, w, _ = lib
+    w.put(c.RecordResult(fs("/d/seed.wav"), "b", result("p")))
+    w.flush(10)
+    reader = subprocess.Popen([sys.executable, "-c", (
+        "import sqlite3, sys, time\n"
+        f"c = sqlite3.connect({str(tmp_path / 'lib.db')!r}, isolation_level=None)\n"
+        "c.execute('BEGIN'); n = c.execute('SELECT count(*) FROM location').fetchone()[0]\n"
+        "print('holding', n, flush=True); time.sleep(5)\n"
+        "m = c.execute('SELECT count(*) FROM location').fetchone()[0]; c.execute('COMMIT')\n"
+        "print('snapshot', m, flush=True)\n")], stdout=subprocess.PIPE, text=True)
+    assert reader.stdout.readline().startswith("holding 1")
+    started = time.monotonic()
+    for i in range(3000):
+        w.put(c.RecordResult(fs(f"/d/{i}.wav"), f"b{i}", result(f"p{i}")))
+    w.flush(30)
+    wrote_in = time.monotonic() - started
+    assert reader.stdout.readline().strip() == "snapshot 1"  # the reader's snapshot was stable
+    assert reader.wait(10) == 0
+    assert wrote_in < 5, "the writer waited for the reader"
+    assert w.error is None and Location.select().count() == 3001
+
+
+def test_import_runs_are_recorded(lib):
+    _, w, _ = lib
+    reply = c.Reply()
+    w.put(c.StartRun("import", reply))
+    run_id = reply.wait(10)
+    w.put(c.FinishRun(run_id, {"seen": 5, "recorded": 4, "failed": 1}))
+    w.flush(10)
+    run = ImportRun.get_by_id(run_id)
+    assert (run.kind, run.seen, run.recorded, run.failed) == ("import", 5, 4, 1) and run.finished_at
+    assert queries.totals()["runs"] == 1

@@ -40,6 +40,7 @@ class Daemon:
         self.settle: SettleLoop | None = None
         self.scheduler: BackgroundScheduler | None = None
         self._rescan_pending = threading.Event()
+        self.ready = threading.Event()  # set once watching and serving; status says "starting" before
 
     # -- life cycle --
     def run(self) -> int:
@@ -52,6 +53,7 @@ class Daemon:
             return 0
         try:
             self._start()
+            self.ready.set()
             log.info("ready", version=__version__, pid=os.getpid(), library=str(self.config.library_path))
             while not self.stopping.wait(0.5):
                 pass
@@ -68,14 +70,14 @@ class Daemon:
         self.control = ControlServer(cfg.socket_path, self._handlers(), self.engine.events)
         self.control.start()
         self.engine.start()
-        hints = Hints()
+        self.hints = hints = Hints()
         self.watcher = Watcher(hints, cfg.observer, cfg.poll_seconds)
         self.settle = SettleLoop(hints, self.engine.pipeline, cfg.settle_seconds, self.request_rescan)
         self.settle.start()
         for folder in cfg.watch_folders:
             folder.mkdir(parents=True, exist_ok=True)
             self.watcher.watch(str(folder))
-        self.engine.scan(self._roots(), kind="startup-scan")
+        self.engine.scan(self._roots(), kind="startup-scan", defer=self._defer)
         self.scheduler = BackgroundScheduler(daemon=True)
         if cfg.rescan_minutes > 0:
             self.scheduler.add_job(self.rescan, "interval", minutes=cfg.rescan_minutes, id="rescan",
@@ -101,7 +103,10 @@ class Daemon:
 
     # -- rescans --
     def rescan(self):
-        return self.engine.scan(self._roots(), kind="rescan")
+        return self.engine.scan(self._roots(), kind="rescan", defer=self._defer)
+
+    def _defer(self, path: str) -> None:
+        self.hints.offer(("touch", path))
 
     def request_rescan(self) -> None:
         self._rescan_pending.set()
@@ -152,6 +157,10 @@ class Daemon:
 
     def status(self) -> dict:
         s = self.engine.status()
+        if self.stopping.is_set():
+            s["state"] = "stopping"
+        elif not self.ready.is_set():
+            s["state"] = "starting"
         s["version"] = __version__
         s["pid"] = os.getpid()
         s["socket"] = str(self.config.socket_path)

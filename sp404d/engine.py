@@ -49,14 +49,15 @@ class Engine:
         self.writer.put(c.StartRun(self.run_kind, reply))
         self.run_id = reply.wait(60)
 
-    def scan(self, paths: list[str], kind: str = "scan", wait: bool = False) -> Job:
-        """Walk `paths` in a background thread (one walk at a time) and return its job."""
+    def scan(self, paths: list[str], kind: str = "scan", wait: bool = False, defer=None) -> Job:
+        """Walk `paths` in a background thread (one walk at a time) and return its job.
+        `defer(path)` takes files modified in the last few seconds (see Pipeline.scan)."""
         job = self.progress.new_job(kind, tuple(paths))
 
         def walk() -> None:
             with self._scan_lock, self.db.connection_context():
                 try:
-                    self.pipeline.scan(list(paths), job)
+                    self.pipeline.scan(list(paths), job, defer, recent_seconds=self.config.settle_seconds + 2)
                 except Exception:
                     log.exception("scan failed", paths=paths)
                     self.progress.walked(job)

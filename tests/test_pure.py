@@ -98,3 +98,10 @@ def test_sniff_by_content_not_name():
     assert container_of(b"ID3\x04") == "mp3"
     assert container_of(b"\xff\xfb\x00\x00garbage") is None  # a sync word alone is not an MP3
     assert container_of(b"hello world") is None
+
+
+def test_settle_folder_rename_keeps_pending_paths():
+    s = Settler(1.0)
+    s.touch("/d/a/x.wav", 0)
+    s.rename_under("/d/a", "/d/b", 0.5)
+    assert "/d/b/x.wav" in s and "/d/a/x.wav" not in s

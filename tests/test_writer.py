@@ -79,10 +79,11 @@ def test_moves_and_missing_never_delete(lib):
     _, w, effects = lib
     for name in ("a", "b", "c"):
         w.put(c.RecordResult(fs(f"/d/x/{name}.wav"), f"b{name}", result(f"p{name}")))
-    w.put(c.MoveLocation("/d/x/a.wav", fs("/d/x/renamed.wav", 100, 5)))
+    w.put(c.MoveLocation("/d/x/a.wav", "/d/x/renamed.wav"))
     w.put(c.MoveTree("/d/x", "/d/y"))
+    w.put(c.MoveLocation("/d/x/c.wav", "/d/y/c.wav"))  # watchdog's sub-moved event after the tree move
     w.put(c.MarkMissing(paths=("/d/y/b.wav",)))
-    w.put(c.MoveLocation("/d/unknown.wav", fs("/d/new.wav")))
+    w.put(c.MoveLocation("/d/unknown.wav", "/d/new.wav"))
     w.flush(10)
     rows = {loc.path: loc.state for loc in Location.select()}
     assert rows == {"/d/y/renamed.wav": "present", "/d/y/b.wav": "missing", "/d/y/c.wav": "present"}

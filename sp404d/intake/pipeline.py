@@ -87,9 +87,11 @@ class Pipeline:
         self.progress.begin(job)
         self.intake_queue.put(Item(path, job, counted))
 
-    def scan(self, roots: list[str], job: Job) -> None:
+    def scan(self, roots: list[str], job: Job, defer=None, recent_seconds: float = 0.0) -> None:
         """Walk `roots` and submit what is new or changed; mark what is gone as missing.
-        Unchanged files (same size and mtime_ns) are counted and never opened."""
+        Unchanged files (same size and mtime_ns) are counted and never opened. With `defer`, a
+        file modified within `recent_seconds` may still be being copied: it goes to `defer`
+        (the settler) instead, and is submitted once it is quiet."""
         for root in roots:
             root = os.path.abspath(root)
             if os.path.isfile(root):
@@ -105,6 +107,9 @@ class Pipeline:
                 if self._stopping.is_set():
                     return
                 found.add(path)
+                if defer and time.time_ns() - mtime_ns < recent_seconds * 1e9:
+                    defer(path)
+                    continue
                 self.progress.count("seen", job)
                 if present.get(path, failed.get(path)) == (size, mtime_ns):
                     self.progress.count("unchanged", job)

@@ -42,10 +42,11 @@ class RecordFailure:
 
 @dataclass(frozen=True)
 class MoveLocation:
-    """A known file was renamed or moved (src -> file.path); no re-analysis."""
+    """A file was renamed or moved: no re-analysis (a rename keeps size and mtime). Decided by
+    the writer, in order with everything queued before it: if src is unknown, dest is new."""
 
     src: str
-    file: FileStat
+    dest: str
 
 
 @dataclass(frozen=True)

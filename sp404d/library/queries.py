@@ -34,10 +34,6 @@ def stamps_under(root: str) -> tuple[dict[str, Stamp], dict[str, Stamp]]:
     return present, failed
 
 
-def location_exists(path: str) -> bool:
-    return Location.select().where(Location.path == path).exists()
-
-
 def bytes_known(byte_hash: str) -> bool:
     return Location.select().where(Location.byte_hash == byte_hash).exists()
 

@@ -185,18 +185,23 @@ class Writer(threading.Thread):
         return [("failed", f.path, cmd.category, cmd.job)]
 
     def _move(self, cmd: c.MoveLocation, now: float) -> list[Effect]:
-        f = cmd.file
-        Location.delete().where(Location.path == f.path, Location.path != cmd.src).execute()  # replaced
-        n = (Location.update(path=f.path, size=f.size, mtime_ns=f.mtime_ns, state="present", last_seen=now)
-             .where(Location.path == cmd.src).execute())
-        return [("moved", f.path)] if n else [("retry", f.path, None)]
+        moving = Location.get_or_none(Location.path == cmd.src)
+        if moving is None:
+            if Location.select().where(Location.path == cmd.dest).exists():
+                return []  # already moved, e.g. with its folder
+            return [("retry", cmd.dest, None)]  # we never knew it: analyse it as new
+        Location.delete().where(Location.path == cmd.dest).execute()  # renamed over another file
+        Location.update(path=cmd.dest, state="present", last_seen=now).where(Location.id == moving.id).execute()
+        return [("moved", cmd.dest)]
 
     def _move_tree(self, cmd: c.MoveTree) -> list[Effect]:
         src = cmd.src_dir.rstrip("/") + "/"
         dest = cmd.dest_dir.rstrip("/") + "/"
         moved = 0
-        for loc in Location.select(Location.id, Location.path).where(path_under(cmd.src_dir)):
-            Location.update(path=dest + loc.path[len(src):]).where(Location.id == loc.id).execute()
+        for loc in list(Location.select(Location.id, Location.path).where(path_under(cmd.src_dir))):
+            new_path = dest + loc.path[len(src):]
+            Location.delete().where(Location.path == new_path).execute()
+            Location.update(path=new_path).where(Location.id == loc.id).execute()
             moved += 1
         return [("moved", cmd.dest_dir)] if moved else []
 

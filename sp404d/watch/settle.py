@@ -46,6 +46,13 @@ class Settler:
         for path in [p for p in self._pending if p.startswith(prefix)]:
             del self._pending[path]
 
+    def rename_under(self, src_dir: str, dest_dir: str, now: float) -> None:
+        """A folder was renamed: its pending paths are pending under the new name."""
+        src, dest = src_dir.rstrip("/") + "/", dest_dir.rstrip("/") + "/"
+        for path in [p for p in self._pending if p.startswith(src)]:
+            del self._pending[path]
+            self._pending[dest + path[len(src):]] = _Pending(None, now)
+
     def poll(self, now: float, stat: Callable[[str], Stamp | None]) -> tuple[list[tuple[str, Stamp]], list[str]]:
         """Check every pending path. Returns (settled paths with their stamp, vanished paths).
 

@@ -18,7 +18,6 @@ from typing import Callable
 from sp404d import logs
 from sp404d.intake.pipeline import Pipeline
 from sp404d.library import commands as c
-from sp404d.library import queries
 from sp404d.watch.names import is_candidate
 from sp404d.watch.observer import Hints
 from sp404d.watch.scan import walk
@@ -86,19 +85,14 @@ class SettleLoop(threading.Thread):
         elif kind == "move":
             _, src, dest, is_dir = hint
             if is_dir:
-                self.settler.forget_under(src)
+                self.settler.rename_under(src, dest, now)
                 self.writer.put(c.MoveTree(src, dest))
-                for path, _size, _mtime in walk(dest):  # files not yet known settle as new
-                    if not queries.location_exists(path):
-                        self.settler.touch(path, now)
-            elif src in self.settler or not queries.location_exists(src):
+            elif src in self.settler:  # renamed before it settled: settle the new name
                 self.settler.forget(src)
                 if is_candidate(dest):
                     self.settler.touch(dest, now)
             elif is_candidate(dest):
-                stamp = _stamp(dest)
-                if stamp is not None:
-                    self.writer.put(c.MoveLocation(src, c.FileStat(dest, *stamp)))
+                self.writer.put(c.MoveLocation(src, dest))
             else:  # renamed to a name we do not track (e.g. "kick.wav.bak")
                 self.writer.put(c.MarkMissing(paths=(src,)))
         elif kind == "delete":

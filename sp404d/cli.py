@@ -142,7 +142,9 @@ def _import_here(cfg, paths: list[str], json_out: bool) -> dict:
         engine.start()
         try:
             job = engine.scan(paths, kind="import")
-            return follow(job.as_dict, json_out=json_out, stop=lambda: bool(interrupted))
+            result = follow(job.as_dict, json_out=json_out, stop=lambda: bool(interrupted))
+            engine.writer.flush(60)
+            return {**result, "transactions": engine.writer.transactions}
         finally:
             engine.stop()
     finally:

@@ -22,6 +22,7 @@ from sp404d.control.server import ControlServer
 from sp404d.engine import Engine
 from sp404d.errors import Sp404dError
 from sp404d.lock import LibraryLock
+from sp404d.notify import notify
 from sp404d.watch.observer import Hints, Watcher
 from sp404d.watch.settle_loop import SettleLoop
 
@@ -48,16 +49,21 @@ class Daemon:
             signal.signal(sig, lambda *_: self.stopping.set())
         if is_alive(self.config.socket_path):
             raise Sp404dError(f"sp404d is already running (socket {self.config.socket_path} answers)")
-        if not self.lock.wait("daemon", self.stopping.is_set,
-                              lambda why: log.warning("waiting for the library lock", reason=why)):
+        def waiting(why: str) -> None:
+            log.warning("waiting for the library lock", reason=why)
+            notify(f"STATUS=waiting for the library lock: {why}")
+
+        if not self.lock.wait("daemon", self.stopping.is_set, waiting):
             return 0
         try:
             self._start()
             self.ready.set()
+            notify("READY=1", f"STATUS=watching {len(self.config.watch_folders)} folder(s)", f"MAINPID={os.getpid()}")
             log.info("ready", version=__version__, pid=os.getpid(), library=str(self.config.library_path))
             while not self.stopping.wait(0.5):
                 pass
             log.info("stopping")
+            notify("STOPPING=1")
         finally:
             self._shutdown()
             self.lock.release()

@@ -105,3 +105,15 @@ def test_settle_folder_rename_keeps_pending_paths():
     s.touch("/d/a/x.wav", 0)
     s.rename_under("/d/a", "/d/b", 0.5)
     assert "/d/b/x.wav" in s and "/d/a/x.wav" not in s
+
+
+def test_rate_is_over_the_last_minute():
+    from sp404d.intake.progress import RateMeter
+
+    r = RateMeter(window=60, start=0.0)
+    assert r.rate(1.0) == 0.0
+    r.add(10.0, 100)
+    assert r.rate(10.0) == 10.0          # 100 files in the first 10 s
+    r.add(100.0, 700)                    # the baseline moves to t=10: 600 files in 90 s
+    assert r.rate(100.0) == pytest.approx(600 / 90)
+    assert r.rate(161.0) == 0.0          # nothing finished for over a minute

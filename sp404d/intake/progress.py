@@ -38,24 +38,23 @@ class Job:
 
 
 class RateMeter:
-    """Files recorded per second over the last `window` seconds."""
+    """Files finished per second over the last `window` seconds, measured from a baseline: the
+    newest point older than the window (at first, the start with a count of 0)."""
 
-    def __init__(self, window: float = 60.0):
+    def __init__(self, window: float = 60.0, start: float | None = None):
         self.window = window
-        self._points: deque[tuple[float, int]] = deque()
+        self._points: deque[tuple[float, int]] = deque([(time.time() if start is None else start, 0)])
 
     def add(self, now: float, total: int) -> None:
         self._points.append((now, total))
-        while len(self._points) > 2 and now - self._points[0][0] > self.window:
+        while len(self._points) > 2 and self._points[1][0] <= now - self.window:
             self._points.popleft()
 
     def rate(self, now: float) -> float:
-        if len(self._points) < 2:
-            return 0.0
         (t0, n0), (t1, n1) = self._points[0], self._points[-1]
-        if now - t1 > self.window:  # idle for a while
+        if n1 == n0 or now - t1 > self.window:  # nothing finished in the last window
             return 0.0
-        return (n1 - n0) / max(t1 - t0, 1e-6)
+        return (n1 - n0) / max(now - t0, 1e-3)
 
 
 class Progress:

@@ -1,0 +1,87 @@
+"""`sp404d import` with and without a daemon, the single-writer lock, and `sp404d export`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+import time
+
+from fixtures.audio import hit, make_pack, write
+from tests.conftest import wait_until
+
+
+def test_import_without_daemon_records_everything_and_a_rerun_skips_unchanged(daemon_env, tmp_path):
+    env = daemon_env
+    pack = make_pack(tmp_path / "Pack", 120, seed=3)
+    r = env.cli("import", str(tmp_path / "Pack"), "--json")
+    assert r.returncode == 0, r.stderr
+    job = json.loads(r.stdout)
+    assert job["done"] and job["seen"] == 120 and job["recorded"] == 120 and job["failed"] == 0
+    assert job["duplicates"] == 120 - pack.sounds
+    assert env.rows("SELECT count(*) FROM location")[0][0] == 120
+    assert env.rows("SELECT kind, seen, recorded FROM import_run") == [("import", 120, 120)]
+    again = json.loads(env.cli("import", str(tmp_path / "Pack"), "--json").stdout)
+    assert again["unchanged"] == 120 and again["analysed"] == 0
+    plain = env.cli("import", str(tmp_path / "Pack"))
+    assert plain.returncode == 0 and plain.stdout.startswith("seen 120, analysed 0, unchanged 120")
+
+
+def test_import_hands_over_to_a_running_daemon(daemon_env, tmp_path):
+    env = daemon_env
+    make_pack(tmp_path / "Elsewhere", 60, seed=4)
+    env.start()
+    r = env.cli("import", str(tmp_path / "Elsewhere"), "--json")
+    assert r.returncode == 0, r.stderr
+    job = json.loads(r.stdout)
+    assert job["kind"] == "import" and job["recorded"] == 60 and job["done"]
+    assert env.status()["totals"]["locations"] == 60  # written by the daemon, the only writer
+
+
+def test_a_daemon_started_during_an_import_waits_for_the_lock(daemon_env, tmp_path):
+    env = daemon_env
+    make_pack(tmp_path / "Big", 600, seed=5)
+    importer = subprocess.Popen([sys.executable, "-m", "sp404d", "import", str(tmp_path / "Big"), "--json"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env.env)
+    wait_until(lambda: env.library.with_name("library.db.lock").exists() and
+               b"import" in env.library.with_name("library.db.lock").read_bytes(), 30, what="import to hold the lock")
+    env.start(wait=False)
+    wait_until(lambda: "waiting for the library lock" in env.log.read_text(), 30, what="daemon to say it waits")
+    assert "sp404d import (pid" in env.log.read_text()
+    out, err = importer.communicate(timeout=120)
+    assert importer.returncode == 0, err
+    assert json.loads(out)["recorded"] == 600
+    wait_until(env.answers, 60, what="daemon to start after the import")
+
+
+def test_import_of_a_missing_path_is_one_clear_line(daemon_env):
+    r = daemon_env.cli("import", "/no/such/folder")
+    assert r.returncode == 1 and r.stderr == "sp404d: no such file or folder: /no/such/folder\n"
+
+
+def test_bad_config_is_one_clear_line(daemon_env):
+    daemon_env.config.write_text("[watch]\nsettle_seconds = 'soon'\n")
+    r = daemon_env.cli("status")
+    assert r.returncode == 78 and r.stderr.count("\n") == 1 and "watch.settle_seconds" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_export_has_one_line_per_location_with_every_sample_field(daemon_env, tmp_path):
+    env = daemon_env
+    a = write(tmp_path / "in" / "a.wav", hit(1))
+    write(tmp_path / "in" / "a.flac", hit(1))
+    write(tmp_path / "in" / "b.wav", hit(2))
+    assert env.cli("import", str(tmp_path / "in")).returncode == 0
+    lines = [json.loads(x) for x in env.cli("export").stdout.splitlines()]
+    assert len(lines) == 3
+    by_path = {x["path"]: x for x in lines}
+    assert by_path[str(a)]["sample_id"] == by_path[str(tmp_path / "in" / "a.flac")]["sample_id"]
+    for field in ("sample_id", "path", "size", "mtime_ns", "byte_hash", "pcm_hash", "samplerate", "channels",
+                  "bit_depth", "frames", "duration", "analysis_version", "match", "container"):
+        assert field in lines[0]
+    rows = list(csv.DictReader(io.StringIO(env.cli("export", "--format", "csv").stdout)))
+    assert len(rows) == 3 and {r["path"] for r in rows} == set(by_path)
+    out = tmp_path / "out.jsonl"
+    assert env.cli("export", "-o", str(out)).returncode == 0 and len(out.read_text().splitlines()) == 3

@@ -71,11 +71,15 @@ def test_bad_files_get_their_category(tmp_path):
     assert analyse(str(tmp_path / "nope.wav"))["category"] == "unreadable"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
-def test_unreadable_file(tmp_path):
+def test_unreadable_file(tmp_path, monkeypatch):
     p = write(tmp_path / "locked.wav", hit(1))
     p.chmod(0)
-    assert analyse(str(p))["category"] == "unreadable"
+    if os.geteuid() == 0:  # root reads anything: make the decoder's open() refuse, as the OS would
+        def refuse(*a, **k):
+            raise PermissionError(13, "Permission denied")
+        monkeypatch.setattr("sp404d.analysis.decode.open", refuse, raising=False)
+    r = analyse(str(p))
+    assert r["category"] == "unreadable" and "Permission denied" in r["message"]
 
 
 def test_large_file_is_streamed_with_bounded_excerpt(tmp_path):

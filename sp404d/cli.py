@@ -209,7 +209,7 @@ def cmd_export(cfg, args) -> int:
                 writer = csv.DictWriter(out, fieldnames=queries.export_fields())
                 writer.writeheader()
                 for row in queries.export_rows():
-                    writer.writerow(row)
+                    writer.writerow({k: json.dumps(v) if isinstance(v, list) else v for k, v in row.items()})
             else:
                 for row in queries.export_rows():
                     out.write(json.dumps(row) + "\n")

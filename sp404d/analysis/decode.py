@@ -24,9 +24,11 @@ from sp404d.analysis.sniff import HEADER_BYTES, container_of
 from sp404d.errors import AnalysisFailed, FailureCategory
 
 BLOCK_FRAMES = 1 << 16
+WHOLE_READ_FRAMES = 1 << 21  # up to ~45 s at 44.1 kHz read in one call
 MAX_CHANNELS = 32
 RATE_RANGE = (1000, 768_000)
 INT32_SCALE = 1.0 / 2**31
+CLIP_LEVEL = 0.9999
 
 # libsndfile subtype -> stored bit depth (None for lossy codecs, which have none)
 _BIT_DEPTH = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32, "FLOAT": 32,
@@ -44,6 +46,10 @@ class Decoded:
     frames: int
     pcm_hash: str
     excerpt: np.ndarray     # float32 mono, at most keep_seconds long
+    peak: float = 0.0       # largest |sample| over the whole file and every channel, 0..1
+    rms: float = 0.0        # over the whole file and every channel
+    clipped: int = 0        # samples at full scale
+    acid: dict | None = None
 
     @property
     def duration(self) -> float:
@@ -59,17 +65,36 @@ class _Accumulator:
         self.kept: list[np.ndarray] = []
         self.kept_frames = 0
         self.frames = 0
+        self.peak = 0
+        self.sum_squares = 0.0
+        self.clipped = 0
 
     def add(self, block: np.ndarray) -> None:  # block: (frames, channels) int32
+        if not block.size:
+            return
         self.hasher.update(np.ascontiguousarray(block, dtype="<i4"))
         self.frames += len(block)
+        scaled = block.astype(np.float32)
+        scaled *= INT32_SCALE
+        peak = max(float(scaled.max()), -float(scaled.min()))
+        self.peak = max(self.peak, peak)
+        flat = scaled.ravel()
+        self.sum_squares += float(np.dot(flat, flat))
+        if peak >= CLIP_LEVEL:  # rare: count only where it can happen
+            self.clipped += int(np.count_nonzero(np.abs(flat) >= CLIP_LEVEL))
         if self.kept_frames < self.keep_frames:
-            part = block[: self.keep_frames - self.kept_frames]
-            self.kept.append((part.astype(np.float32) * INT32_SCALE).mean(axis=1, dtype=np.float32))
+            part = scaled[: self.keep_frames - self.kept_frames]
+            self.kept.append(part[:, 0].copy() if part.shape[1] == 1 else part.mean(axis=1, dtype=np.float32))
             self.kept_frames += len(part)
 
     def excerpt(self) -> np.ndarray:
         return np.concatenate(self.kept) if self.kept else np.zeros(0, np.float32)
+
+    def decoded(self, container: str, decoder: str, samplerate: int, channels: int, subtype: str,
+                bit_depth: int | None) -> "Decoded":
+        rms = float(np.sqrt(self.sum_squares / max(self.frames * channels, 1)))
+        return Decoded(container, decoder, samplerate, channels, subtype, bit_depth, self.frames,
+                       self.hasher.hexdigest(), self.excerpt(), self.peak, rms, self.clipped)
 
 
 def _check_shape(samplerate: int, channels: int) -> None:
@@ -79,15 +104,18 @@ def _check_shape(samplerate: int, channels: int) -> None:
         raise AnalysisFailed(FailureCategory.UNSUPPORTED, f"sample rate {samplerate} Hz is out of range")
 
 
-def _check_riff(path: str, size: int) -> None:
+def _check_riff(path: str, size: int) -> dict | None:
+    """Refuse WAVs that cannot be decoded or are truncated; return their ACID chunk, if any."""
     with open(path, "rb") as f:
         info = riff.read_chunks(f, size)
         tag = riff.format_tag(f, info) if info else None
+        acid = riff.acid(f, info) if info else None
     if tag is not None and tag not in riff.DECODABLE_FORMAT_TAGS:
         raise AnalysisFailed(FailureCategory.UNSUPPORTED, f"WAV with codec tag 0x{tag:04X}, which no decoder here reads")
     if info is not None and info.data_missing_bytes:
         raise AnalysisFailed(FailureCategory.CORRUPT,
                              f"truncated: {info.data_missing_bytes} bytes of declared audio data are missing")
+    return acid
 
 
 def _decode_soundfile(path: str, container: str, keep_seconds: float) -> Decoded:
@@ -95,14 +123,18 @@ def _decode_soundfile(path: str, container: str, keep_seconds: float) -> Decoded
         _check_shape(f.samplerate, f.channels)
         acc = _Accumulator(f.samplerate, f.channels, keep_seconds)
         try:
-            for block in f.blocks(blocksize=BLOCK_FRAMES, dtype="int32", always_2d=True):
-                acc.add(block)
+            if f.frames <= WHOLE_READ_FRAMES:  # most samples: one read, no generator
+                acc.add(f.read(dtype="int32", always_2d=True))
+                while (more := f.read(BLOCK_FRAMES, dtype="int32", always_2d=True)).size:  # header said less
+                    acc.add(more)
+            else:
+                for block in f.blocks(blocksize=BLOCK_FRAMES, dtype="int32", always_2d=True):
+                    acc.add(block)
         except (sf.LibsndfileError, RuntimeError) as e:
             raise AnalysisFailed(FailureCategory.CORRUPT, f"decoding failed: {e}") from None
         if acc.frames == 0:
             raise AnalysisFailed(FailureCategory.CORRUPT, "no audio frames")
-        return Decoded(container, "soundfile", f.samplerate, f.channels, f.subtype,
-                       _BIT_DEPTH.get(f.subtype), acc.frames, acc.hasher.hexdigest(), acc.excerpt())
+        return acc.decoded(container, "soundfile", f.samplerate, f.channels, f.subtype, _BIT_DEPTH.get(f.subtype))
 
 
 def ffmpeg_available() -> bool:
@@ -137,8 +169,7 @@ def _decode_ffmpeg(path: str, container: str, keep_seconds: float) -> Decoded:
         raise AnalysisFailed(FailureCategory.CORRUPT, f"ffmpeg could not decode it: {err[:200] or 'no audio frames'}")
     codec = s.get("codec_name", "unknown")
     lossless = codec.startswith("pcm_") or codec in ("alac", "flac")
-    return Decoded(container, "ffmpeg", rate, channels, codec.upper(), bits if lossless else None,
-                   acc.frames, acc.hasher.hexdigest(), acc.excerpt())
+    return acc.decoded(container, "ffmpeg", rate, channels, codec.upper(), bits if lossless else None)
 
 
 def decode(path: str, keep_seconds: float = 300.0) -> Decoded:
@@ -149,17 +180,20 @@ def decode(path: str, keep_seconds: float = 300.0) -> Decoded:
     container = container_of(head)
     if container is None:
         raise AnalysisFailed(FailureCategory.UNSUPPORTED, "not a recognised audio format (content, not name, was checked)")
-    if container == "wav":
-        _check_riff(path, size)
+    acid = _check_riff(path, size) if container == "wav" else None
     if container != "m4a":  # libsndfile cannot read MP4 containers at all
         try:
-            return _decode_soundfile(path, container, keep_seconds)
+            decoded = _decode_soundfile(path, container, keep_seconds)
+            decoded.acid = acid
+            return decoded
         except sf.LibsndfileError as e:
             first_error = str(e)
     else:
         first_error = "libsndfile does not read M4A/AAC"
     if ffmpeg_available():
-        return _decode_ffmpeg(path, container, keep_seconds)
+        decoded = _decode_ffmpeg(path, container, keep_seconds)
+        decoded.acid = acid
+        return decoded
     if container == "m4a":
         raise AnalysisFailed(FailureCategory.UNSUPPORTED, "M4A/AAC needs ffmpeg: install it (apt install ffmpeg / brew install ffmpeg)")
     raise AnalysisFailed(FailureCategory.CORRUPT, f"{container} file cannot be decoded: {first_error}")

@@ -71,3 +71,17 @@ def format_tag(f: BinaryIO, info: RiffInfo) -> int | None:
     f.seek(fmt.offset)
     raw = f.read(2)
     return struct.unpack("<H", raw)[0] if len(raw) == 2 else None
+
+
+def acid(f: BinaryIO, info: RiffInfo) -> dict | None:
+    """The ACID chunk (Sony/Magix loop metadata): one-shot flag, root note, beats, tempo."""
+    chunk = info.find(b"acid")
+    if chunk is None or chunk.size < 24:
+        return None
+    f.seek(chunk.offset)
+    raw = f.read(24)
+    if len(raw) < 24:
+        return None
+    flags, root, _, _, beats, denominator, numerator, tempo = struct.unpack("<IHHfIHHf", raw)
+    return {"one_shot": bool(flags & 0x01), "root_note": root if flags & 0x02 else None, "beats": beats,
+            "meter": (numerator, denominator), "tempo": float(tempo) if 20.0 <= tempo <= 400.0 else None}

@@ -11,18 +11,20 @@ import stat as stat_mod
 import time
 
 from sp404d.analysis.decode import decode
+from sp404d.analysis.describe import describe
 from sp404d.errors import AnalysisFailed, FailureCategory
 
 # Bumped whenever the analysis changes what it stores; samples of an older version are re-analysed.
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 2
 
 
 def failure(category: FailureCategory, message: str) -> dict:
     return {"ok": False, "category": category.value, "message": message}
 
 
-def analyse(path: str, max_bytes: int = 2048 << 20) -> dict:
-    """Decode `path` once and describe it. Never raises for a bad file: returns a failure dict."""
+def analyse(path: str, max_bytes: int = 2048 << 20, use_names: bool = True) -> dict:
+    """Decode `path` once and describe it. Never raises for a bad file: returns a failure dict.
+    `use_names=False` ignores what names and folders say (the accuracy benchmark's blind mode)."""
     started = time.perf_counter()
     try:
         st = os.stat(path)
@@ -33,6 +35,7 @@ def analyse(path: str, max_bytes: int = 2048 << 20) -> dict:
         if st.st_size > max_bytes:
             return failure(FailureCategory.TOO_LARGE, f"{st.st_size} bytes is over the limit of {max_bytes}")
         d = decode(path)
+        described = describe(d, path, use_names)
     except AnalysisFailed as e:
         return failure(e.category, e.message)
     except (PermissionError, FileNotFoundError, IsADirectoryError) as e:
@@ -55,6 +58,7 @@ def analyse(path: str, max_bytes: int = 2048 << 20) -> dict:
         "frames": d.frames,
         "duration": d.duration,
         "pcm_hash": d.pcm_hash,
+        **described,
         "seconds": time.perf_counter() - started,
     }
 
@@ -70,3 +74,6 @@ def warm_up() -> None:
     sf.write(buf, np.zeros(64, dtype=np.int16), 44100, format="WAV", subtype="PCM_16")
     buf.seek(0)
     sf.read(buf, dtype="int32")
+    from sp404d.analysis import describe as describe_module
+
+    describe_module.warm_up()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import peewee as pw
@@ -27,6 +28,16 @@ class PathField(pw.Field):
         return os.fsdecode(value) if isinstance(value, bytes) else value
 
 
+class JSONField(pw.TextField):
+    """A small JSON value (the MFCC vectors) in a TEXT column."""
+
+    def db_value(self, value):
+        return None if value is None else json.dumps(value, separators=(",", ":"))
+
+    def python_value(self, value):
+        return None if value is None else json.loads(value)
+
+
 class Base(pw.Model):
     class Meta:
         database = database
@@ -50,6 +61,35 @@ class Sample(Base):
     duration = pw.FloatField()
     analysis_version = pw.IntegerField()
     created_at = pw.FloatField()
+    # analysis (schema v2): every value with its confidence and where it came from
+    kind = pw.CharField(null=True, index=True)  # loop or one-shot
+    kind_confidence = pw.FloatField(null=True)
+    kind_source = pw.CharField(null=True)
+    bpm = pw.FloatField(null=True, index=True)  # loops only; never a guess for a one-shot
+    bpm_confidence = pw.FloatField(null=True)
+    bpm_source = pw.CharField(null=True)  # metadata, name, folder, duration, audio
+    bars = pw.IntegerField(null=True)
+    key = pw.CharField(null=True, index=True)  # C, C#, ... B
+    scale = pw.CharField(null=True)  # major or minor
+    key_confidence = pw.FloatField(null=True)
+    key_source = pw.CharField(null=True)
+    category = pw.CharField(null=True, index=True)
+    category_confidence = pw.FloatField(null=True)
+    category_source = pw.CharField(null=True)
+    peak_dbfs = pw.FloatField(null=True)
+    rms_dbfs = pw.FloatField(null=True)
+    loudness_lufs = pw.FloatField(null=True)
+    clipped_samples = pw.IntegerField(null=True)
+    onset_rate = pw.FloatField(null=True)
+    centroid_hz = pw.FloatField(null=True)
+    bandwidth_hz = pw.FloatField(null=True)
+    rolloff_hz = pw.FloatField(null=True)
+    flatness = pw.FloatField(null=True)
+    zcr = pw.FloatField(null=True)
+    hp_ratio = pw.FloatField(null=True)
+    tonalness = pw.FloatField(null=True)
+    mfcc_mean = JSONField(null=True)
+    mfcc_std = JSONField(null=True)
 
 
 class ImportRun(Base):
@@ -90,6 +130,12 @@ class Failure(Base):
 
 
 MODELS = [Setting, Sample, ImportRun, Location, Failure]
+
+# columns added by schema v2, in order (the migration adds exactly these)
+ANALYSIS_FIELDS = ("kind", "kind_confidence", "kind_source", "bpm", "bpm_confidence", "bpm_source", "bars", "key",
+                   "scale", "key_confidence", "key_source", "category", "category_confidence", "category_source",
+                   "peak_dbfs", "rms_dbfs", "loudness_lufs", "clipped_samples", "onset_rate", "centroid_hz",
+                   "bandwidth_hz", "rolloff_hz", "flatness", "zcr", "hp_ratio", "tonalness", "mfcc_mean", "mfcc_std")
 
 
 def path_under(folder: str, field=None):

@@ -6,21 +6,20 @@ from typing import Iterator
 
 import peewee as pw
 
-from sp404d.library.models import Failure, ImportRun, Location, Sample, path_under
+from sp404d.library.models import ANALYSIS_FIELDS, Failure, ImportRun, Location, Sample, path_under
 
 Stamp = tuple[int, int]  # (size, mtime_ns): what decides "unchanged"
 
 
 def known_stamp(path: str) -> tuple[str, Stamp] | None:
-    """("location"|"failure", (size, mtime_ns)) recorded for a path, or None if unknown."""
-    loc = (Location.select(Location.size, Location.mtime_ns)
-           .where(Location.path == path, Location.state == "present").first())
-    if loc:
-        return "location", (loc.size, loc.mtime_ns)
-    fail = Failure.select(Failure.size, Failure.mtime_ns).where(Failure.path == path).first()
-    if fail:
-        return "failure", (fail.size, fail.mtime_ns)
-    return None
+    """("location"|"failure", (size, mtime_ns)) recorded for a path, or None if unknown.
+    Plain SQL: intake asks this for every file."""
+    sql, key = Location._meta.database.execute_sql, Location.path.db_value(path)
+    row = sql("SELECT size, mtime_ns FROM location WHERE path = ? AND state = 'present'", (key,)).fetchone()
+    if row:
+        return "location", (row[0], row[1])
+    row = sql("SELECT size, mtime_ns FROM failure WHERE path = ?", (key,)).fetchone()
+    return ("failure", (row[0], row[1])) if row else None
 
 
 def stamps_under(root: str) -> tuple[dict[str, Stamp], dict[str, Stamp]]:
@@ -35,7 +34,8 @@ def stamps_under(root: str) -> tuple[dict[str, Stamp], dict[str, Stamp]]:
 
 
 def bytes_known(byte_hash: str) -> bool:
-    return Location.select().where(Location.byte_hash == byte_hash).exists()
+    sql = Location._meta.database.execute_sql
+    return sql("SELECT 1 FROM location WHERE byte_hash = ? LIMIT 1", (byte_hash,)).fetchone() is not None
 
 
 def totals() -> dict:
@@ -56,7 +56,7 @@ def failures_by_category() -> dict[str, int]:
 
 
 SAMPLE_EXPORT = ("pcm_hash", "samplerate", "channels", "subtype", "bit_depth", "frames", "duration",
-                 "analysis_version", "created_at")
+                 "analysis_version", "created_at", *ANALYSIS_FIELDS)
 LOCATION_EXPORT = ("path", "state", "size", "mtime_ns", "byte_hash", "container", "match", "first_seen", "last_seen")
 
 

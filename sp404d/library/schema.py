@@ -11,7 +11,10 @@ from pathlib import Path
 import peewee as pw
 
 from sp404d.errors import Sp404dError
-from sp404d.library.models import MODELS, Setting, database
+from playhouse.migrate import SqliteMigrator
+from playhouse.migrate import migrate as run_migrations
+
+from sp404d.library.models import ANALYSIS_FIELDS, MODELS, Sample, Setting, database
 
 PRAGMAS = {
     "journal_mode": "wal",       # readers never block the writer, nor it them
@@ -22,12 +25,18 @@ PRAGMAS = {
 }
 
 
-def _v1_initial(db: pw.SqliteDatabase) -> None:
-    db.create_tables(MODELS)
+def _v2_analysis(db: pw.SqliteDatabase) -> None:
+    """Kind, tempo, key, category and features, each with confidence and source."""
+    migrator = SqliteMigrator(db)
+    ops = [migrator.add_column("sample", name, getattr(Sample, name)) for name in ANALYSIS_FIELDS]
+    ops += [migrator.add_index("sample", (name,), False) for name in ("kind", "bpm", "key", "category")]
+    run_migrations(*ops)
 
 
-MIGRATIONS = [_v1_initial]
-SCHEMA_VERSION = len(MIGRATIONS)
+# MIGRATIONS[n] upgrades a library at version n+1 to version n+2. A new library is created at the
+# current version directly; version 1 (the spine) had no analysis columns.
+MIGRATIONS = [_v2_analysis]
+SCHEMA_VERSION = len(MIGRATIONS) + 1
 
 
 def schema_version(db: pw.SqliteDatabase) -> int:
@@ -43,8 +52,11 @@ def migrate(db: pw.SqliteDatabase) -> int:
         found = schema_version(db)
         if found > SCHEMA_VERSION:
             raise Sp404dError(f"the library has schema version {found}; this sp404d knows up to {SCHEMA_VERSION}: upgrade sp404d")
-        for step in MIGRATIONS[found:]:
-            step(db)
+        if found == 0:
+            db.create_tables(MODELS)
+        else:
+            for step in MIGRATIONS[found - 1:]:
+                step(db)
         Setting.replace(key="schema_version", value=str(SCHEMA_VERSION)).execute()
     return found
 

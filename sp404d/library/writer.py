@@ -22,11 +22,22 @@ import peewee as pw
 from sp404d import logs
 from sp404d.library import commands as c
 from sp404d.library.dedupe import decide
-from sp404d.library.models import Failure, ImportRun, Location, Sample, path_under
+from sp404d.library.models import ANALYSIS_FIELDS, Failure, ImportRun, Location, Sample, path_under
 
 log = logs.get("writer")
 _STOP = object()
-SAMPLE_FIELDS = ("samplerate", "channels", "subtype", "bit_depth", "frames", "duration", "analysis_version")
+SAMPLE_FIELDS = ("samplerate", "channels", "subtype", "bit_depth", "frames", "duration", "analysis_version",
+                 *ANALYSIS_FIELDS)
+
+_INSERT_SAMPLE = (f"INSERT INTO sample (pcm_hash, created_at, {', '.join(SAMPLE_FIELDS)}) "
+                  f"VALUES ({', '.join('?' * (len(SAMPLE_FIELDS) + 2))})")
+_UPDATE_SAMPLE = f"UPDATE sample SET {', '.join(f'{k} = ?' for k in SAMPLE_FIELDS)} WHERE id = ?"
+
+
+def _db(field: str, value):
+    """A result value as stored (the MFCC lists as JSON text)."""
+    return getattr(Sample, field).db_value(value)
+
 
 # effects reported after each commit, as tuples: ("recorded", path, match, job, byte_hash),
 # ("failed", path, category, job), ("moved", path), ("missing", count), ("retry", path, job)
@@ -148,29 +159,41 @@ class Writer(threading.Thread):
             return []
         raise TypeError(f"unknown writer command {cmd!r}")
 
+    # The hot path, in plain SQL: peewee's query building cost more than SQLite itself here
+    # (measured 1.5 ms of 2 per file). Statements are cached by sqlite3.
     def _record(self, f: c.FileStat, byte_hash: str, job, now: float, result: dict | None) -> list[Effect]:
-        here = Location.get_or_none(Location.path == f.path)
-        others = Location.select().where(Location.path != f.path)
-        twin = others.where(Location.byte_hash == byte_hash).first()
+        sql = self.db.execute_sql
+        path = Location.path.db_value(f.path)
+        here = sql("SELECT id FROM location WHERE path = ?", (path,)).fetchone()
+        twin = sql("SELECT sample_id, container FROM location WHERE byte_hash = ? AND path != ? LIMIT 1",
+                   (byte_hash, path)).fetchone()
         if result is None:  # a byte-identical copy: its twin tells us the sample
             if twin is None:
                 return [("retry", f.path, job)]
-            sample = twin.sample
+            sample = sql("SELECT id, analysis_version FROM sample WHERE id = ?", (twin[0],)).fetchone()
         else:
-            sample = Sample.get_or_none(Sample.pcm_hash == result["pcm_hash"])
-        shared = sample is not None and others.where(Location.sample == sample).exists()
+            sample = sql("SELECT id, analysis_version FROM sample WHERE pcm_hash = ?", (result["pcm_hash"],)).fetchone()
+        shared = sample is not None and sql("SELECT 1 FROM location WHERE sample_id = ? AND path != ? LIMIT 1",
+                                            (sample[0], path)).fetchone() is not None
         decision = decide(sample_exists=shared, bytes_known=twin is not None)
         if sample is None:
-            sample = Sample.create(pcm_hash=result["pcm_hash"], created_at=now,
-                                   **{k: result[k] for k in SAMPLE_FIELDS})
-        container = result["container"] if result else twin.container
-        values = dict(sample=sample, size=f.size, mtime_ns=f.mtime_ns, byte_hash=byte_hash,
-                      container=container, match=decision.match, state="present", last_seen=now)
-        if here is None:
-            Location.create(path=f.path, first_seen=now, **values)
+            values = [result["pcm_hash"], now] + [_db(k, result.get(k)) for k in SAMPLE_FIELDS]
+            sample_id = sql(_INSERT_SAMPLE, values).lastrowid
         else:
-            Location.update(**values).where(Location.id == here.id).execute()
-        Failure.delete().where(Failure.path == f.path).execute()
+            sample_id = sample[0]
+            if result is not None and result["analysis_version"] > sample[1]:
+                # the analyser improved since this sound was first recorded: keep the newer description
+                sql(_UPDATE_SAMPLE, [_db(k, result.get(k)) for k in SAMPLE_FIELDS] + [sample_id])
+        container = result["container"] if result else twin[1]
+        if here is None:
+            sql("INSERT INTO location (path, sample_id, size, mtime_ns, byte_hash, container, match, state, "
+                "first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, 'present', ?, ?)",
+                (path, sample_id, f.size, f.mtime_ns, byte_hash, container, decision.match, now, now))
+        else:
+            sql("UPDATE location SET sample_id = ?, size = ?, mtime_ns = ?, byte_hash = ?, container = ?, match = ?, "
+                "state = 'present', last_seen = ? WHERE id = ?",
+                (sample_id, f.size, f.mtime_ns, byte_hash, container, decision.match, now, here[0]))
+        sql("DELETE FROM failure WHERE path = ?", (path,))
         return [("recorded", f.path, decision.match, job, byte_hash)]
 
     def _fail(self, cmd: c.RecordFailure, now: float) -> list[Effect]:

@@ -1,0 +1,64 @@
+"""Which evidence wins: metadata, names, duration or audio. Pure functions of plain values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sp404d.analysis.rhythm import Rhythm, bars_for
+
+TONAL_CATEGORIES = {"bass", "808", "keys/melodic", "pad", "vocal", "melodic-loop", "vocal-loop"}
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: object
+    confidence: float
+    source: str | None
+
+
+NONE = Choice(None, 0.0, None)
+
+
+def kind(name_hint: str | None, acid: dict | None, duration: float, onsets: int, periodicity: float,
+         active_fraction: float, sustain_db: float) -> Choice:
+    """"loop" or "one-shot". `sustain_db`: level of the last quarter against the first (a
+    one-shot decays, a loop keeps going)."""
+    if acid is not None and (acid.get("one_shot") or acid.get("beats")):
+        return Choice("one-shot" if acid["one_shot"] else "loop", 0.95, "metadata")
+    if name_hint in ("loop", "one-shot"):
+        return Choice(name_hint, 0.9, "name")
+    if duration < 1.0:
+        return Choice("one-shot", 0.95, "audio")
+    score = min(onsets / 6.0, 1.0) * 0.3 + periodicity * 0.3 + active_fraction * 0.2 + (sustain_db > -12) * 0.2
+    audio_says_loop = (onsets >= 4 and periodicity >= 0.25 and active_fraction >= 0.5 and sustain_db > -12
+                       and duration >= 1.4)
+    if name_hint == "loopish" and duration >= 1.4 and onsets >= 3 and sustain_db > -20:
+        return Choice("loop", round(min(0.9, 0.5 + score / 2), 3), "name")
+    if audio_says_loop:
+        return Choice("loop", round(min(0.95, 0.4 + score / 2), 3), "audio")
+    return Choice("one-shot", round(min(0.95, 1.0 - score / 2), 3), "audio")
+
+
+def tempo(is_loop: bool, acid: dict | None, name_bpm: tuple[float, float, str] | None, rhythm: Rhythm,
+          duration: float) -> Choice:
+    """BPM for loops only; one-shots get None, never a guess."""
+    if not is_loop:
+        return NONE
+    if acid and acid.get("tempo") and not acid.get("one_shot"):
+        return Choice(round(acid["tempo"], 2), 0.97, "metadata")
+    if name_bpm is not None:
+        bpm, confidence, source = name_bpm
+        agrees = bars_for(bpm, duration, tolerance=0.02) is not None or (
+            rhythm.bpm is not None and abs(rhythm.bpm - bpm) / bpm < 0.04)
+        if confidence >= 0.9 or agrees:  # an explicit "90bpm" wins; a bare "_90_" needs support
+            return Choice(bpm, confidence if agrees else confidence * 0.9, source)
+    if rhythm.bpm is not None:
+        return Choice(rhythm.bpm, rhythm.bpm_confidence, rhythm.bpm_source)
+    return NONE
+
+
+def wants_key(category: str | None, tonalness: float) -> bool:
+    """Tonal material gets a key; drums, noise and effects do not."""
+    if category in TONAL_CATEGORIES:
+        return True
+    return category is None and tonalness >= 0.35

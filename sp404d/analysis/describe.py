@@ -1,0 +1,75 @@
+"""Everything a producer searches and builds kits by, from one decoded signal.
+
+decode (once) -> 22,050 Hz mono -> one STFT -> features, onsets, tempo, chroma -> decisions that
+weigh names and metadata against the audio, each value with its confidence and source.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sp404d.analysis import category as cat
+from sp404d.analysis import decide, features, key, rhythm, tags
+from sp404d.analysis import spectra as sp
+from sp404d.analysis.decode import Decoded
+
+FEATURE_SECONDS = 120.0  # features and tempo from the first two minutes of a long file
+
+
+def describe(d: Decoded, path: str, use_names: bool = True) -> dict:
+    y = sp.to_analysis_rate(d.excerpt[: int(FEATURE_SECONDS * d.samplerate)], d.samplerate)
+    s = sp.compute(y)
+    env = sp.onset_envelope(s)
+    shape = cat.envelope_shape(s)
+    chroma_vector = key.profile_chroma(sp.chroma(s), s.power.sum(axis=1))
+    tonalness = key.tonalness(chroma_vector)
+
+    acid = d.acid
+    loop_name = tags.loop_hint(path) if use_names else None
+    probe = rhythm.analyse(env, d.duration, is_loop=False)  # onsets and periodicity only
+    kind = decide.kind(loop_name, acid, d.duration, probe.onsets, probe.periodicity, shape["active_fraction"],
+                       shape["sustain_db"])
+    is_loop = kind.value == "loop"
+    rh = rhythm.analyse(env, d.duration, is_loop=True) if is_loop else probe
+    bpm = decide.tempo(is_loop, acid, tags.bpm_from_name(path) if use_names else None, rh, d.duration)
+
+    feats = features.describe(s, d.peak, d.rms, probe.onsets, d.duration)
+
+    named = tags.category_from_name(path, is_loop) if use_names else None
+    if named:
+        category = decide.Choice(*named)
+    elif is_loop:
+        category = decide.Choice(*cat.loop_category(feats, tonalness), "audio")
+    else:
+        category = decide.Choice(*cat.classify(cat.vector(d.duration, feats, shape, tonalness)), "audio")
+
+    key_choice = decide.NONE
+    if decide.wants_key(category.value, tonalness):
+        named_key = tags.key_from_name(path) if use_names else None
+        if named_key:
+            key_choice = decide.Choice(named_key[0], named_key[1], named_key[2])
+        elif tonalness > 0.05:
+            pc, scale, _, confidence = key.estimate(chroma_vector)
+            key_choice = decide.Choice((pc, scale), confidence, "audio")
+    key_value = key_choice.value
+    return {
+        "kind": kind.value, "kind_confidence": kind.confidence, "kind_source": kind.source,
+        "bpm": bpm.value, "bpm_confidence": bpm.confidence, "bpm_source": bpm.source,
+        "bars": rhythm.bars_for(bpm.value, d.duration) if bpm.value else None,
+        "key": tags.NOTE_NAMES[key_value[0]] if key_value else None,
+        "scale": key_value[1] if key_value else None,
+        "key_confidence": key_choice.confidence, "key_source": key_choice.source,
+        "category": category.value, "category_confidence": category.confidence, "category_source": category.source,
+        "clipped_samples": d.clipped,
+        "tonalness": round(tonalness, 4),
+        **feats,
+    }
+
+
+def warm_up() -> None:
+    """Build filter banks and load the category model, so the first file pays nothing."""
+    sp.filters()
+    cat.model()
+    y = (np.sin(np.linspace(0, 2000, 44100)) * 0.5).astype(np.float32)
+    s = sp.compute(sp.to_analysis_rate(y, 44100))
+    features.describe(s, 0.5, 0.3, 1, 1.0)

@@ -1,0 +1,96 @@
+"""Loop or one-shot, and the tempo of loops.
+
+Tempo from audio: the autocorrelation of the onset envelope, scored as a comb (a real beat period
+also repeats at 2x and 4x) under a broad prior around 110 BPM, which settles most octave doubts.
+Then the duration rule: a loop cut to a whole number of bars pins its tempo exactly
+(duration = bars x 4 x 60 / BPM), so among those exact tempos we take the one the audio supports
+best, which gives sub-BPM precision and picks the octave with the audio's help.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sp404d.analysis import spectra as sp
+
+BPM_MIN, BPM_MAX = 50.0, 220.0
+PRIOR_CENTRE, PRIOR_OCTAVES = 110.0, 0.9
+BAR_COUNTS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
+TEMPO_MAX_FRAMES = int(60 * sp.FPS)  # tempo from the first minute at most
+
+
+@dataclass(frozen=True)
+class Rhythm:
+    onsets: int
+    periodicity: float        # 0..1: how strongly the onsets repeat
+    bpm: float | None
+    bpm_confidence: float
+    bpm_source: str | None    # "duration" or "audio"
+    bars: int | None
+
+
+def _autocorrelation(env: np.ndarray) -> np.ndarray:
+    e = env - env.mean()
+    n = 1 << int(np.ceil(np.log2(2 * e.size)))
+    spectrum = np.fft.rfft(e, n)
+    ac = np.fft.irfft(spectrum * np.conj(spectrum), n)[: e.size]
+    return ac / ac[0] if ac[0] > 0 else np.zeros_like(ac)
+
+
+def _at(ac: np.ndarray, lags: np.ndarray) -> np.ndarray:
+    """Autocorrelation at fractional lags (linear interpolation); 0 beyond the signal."""
+    return np.interp(lags, np.arange(ac.size), ac, left=0.0, right=0.0)
+
+
+def salience(ac: np.ndarray, bpm) -> np.ndarray:
+    """How well each tempo in `bpm` explains the onsets: a comb over the beat period and its
+    multiples, under a log-normal prior."""
+    bpm = np.asarray(bpm, dtype=np.float64)
+    lag = 60.0 * sp.FPS / bpm
+    comb = _at(ac, lag) + 0.5 * _at(ac, 2 * lag) + 0.25 * _at(ac, 4 * lag)
+    prior = np.exp(-0.5 * (np.log2(bpm / PRIOR_CENTRE) / PRIOR_OCTAVES) ** 2)
+    return np.maximum(comb, 0.0) * prior
+
+
+_GRID = np.arange(BPM_MIN, BPM_MAX, 0.25)
+
+
+def _audio_tempo(ac: np.ndarray) -> tuple[float, float]:
+    grid = _GRID
+    scores = salience(ac, grid)
+    best = int(np.argmax(scores))
+    if 0 < best < grid.size - 1:  # parabolic refinement between grid points
+        a, b, c = scores[best - 1: best + 2]
+        denom = a - 2 * b + c
+        shift = 0.5 * (a - c) / denom if denom else 0.0
+        return float(grid[best] + shift * 0.25), float(scores[best])
+    return float(grid[best]), float(scores[best])
+
+
+def analyse(env: np.ndarray, duration: float, is_loop: bool) -> Rhythm:
+    onsets = int(sp.pick_onsets(env).size)
+    env = env[:TEMPO_MAX_FRAMES]
+    ac = _autocorrelation(env) if env.size > 8 else np.zeros(1)
+    lags = (60.0 * sp.FPS / np.array([BPM_MAX, BPM_MIN])).astype(int)
+    periodicity = float(np.clip(ac[lags[0]:lags[1]].max(), 0, 1)) if ac.size > lags[1] else 0.0
+    if not is_loop or ac.size < 4:
+        return Rhythm(onsets, periodicity, None, 0.0, None, None)
+    audio_bpm, audio_score = _audio_tempo(ac)
+    bars_ok = [n for n in BAR_COUNTS if BPM_MIN <= n * 240.0 / duration <= BPM_MAX]
+    by_bars = list(zip(salience(ac, [n * 240.0 / duration for n in bars_ok]).tolist(), bars_ok))
+    if by_bars:
+        score, bars = max(by_bars)
+        bpm = bars * 240.0 / duration
+        if audio_score > 0 and score >= 0.75 * audio_score:
+            return Rhythm(onsets, periodicity, round(bpm, 2), round(min(0.95, 0.5 + score), 3), "duration", bars)
+    confidence = round(float(np.clip(audio_score, 0.05, 0.9)), 3)
+    return Rhythm(onsets, periodicity, round(audio_bpm, 2), confidence, "audio", None)
+
+
+def bars_for(bpm: float, duration: float, tolerance: float = 0.01) -> int | None:
+    """How many whole 4/4 bars `duration` holds at `bpm`, if it is (nearly) a whole number."""
+    bars = duration * bpm / 240.0
+    nearest = round(bars)
+    return nearest if nearest >= 1 and abs(bars - nearest) <= tolerance * max(nearest, 1) else None

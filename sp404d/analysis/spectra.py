@@ -1,0 +1,103 @@
+"""One STFT per file, and everything the features share: power, mel, log-mel, chroma, onset flux.
+
+Analysis runs at 22,050 Hz mono (resampled with soxr), n_fft 2048, hop 512: the same grid as the
+old librosa pipeline, so feature values stay comparable, but computed once. librosa supplies
+only the filter banks (built once per process).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+import soxr
+from scipy.ndimage import uniform_filter1d
+
+SR = 22050
+N_FFT = 2048
+HOP = 512
+N_MELS = 128
+FPS = SR / HOP  # frames per second
+
+
+@functools.lru_cache(maxsize=1)
+def filters() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    import librosa  # only for its filter banks; imported once per worker, in warm-up
+
+    mel = librosa.filters.mel(sr=SR, n_fft=N_FFT, n_mels=N_MELS).astype(np.float32)
+    chroma = librosa.filters.chroma(sr=SR, n_fft=N_FFT, tuning=0.0).astype(np.float32)
+    window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)  # periodic Hann
+    freqs = np.fft.rfftfreq(N_FFT, 1.0 / SR).astype(np.float32)
+    return mel, chroma, window, freqs
+
+
+def to_analysis_rate(y: np.ndarray, sr: int) -> np.ndarray:
+    y = np.ascontiguousarray(y, dtype=np.float32)
+    return y if sr == SR else soxr.resample(y, sr, SR, quality="HQ").astype(np.float32, copy=False)
+
+
+@dataclass
+class Spectra:
+    y: np.ndarray         # mono, 22,050 Hz
+    mag: np.ndarray       # (frames, 1025) magnitude
+    power: np.ndarray     # mag ** 2
+    mel: np.ndarray       # (frames, 128) mel power
+    log_mel: np.ndarray   # dB, top 80 dB
+    frame_db: np.ndarray  # (frames,) energy per frame, dB relative to the loudest frame
+
+    @property
+    def frames(self) -> int:
+        return self.mag.shape[0]
+
+    def active(self, floor_db: float = -60.0) -> np.ndarray:
+        """Frames within `floor_db` of the loudest: silence must not drag averages down."""
+        mask = self.frame_db > floor_db
+        return mask if mask.any() else np.ones_like(mask)
+
+
+def compute(y: np.ndarray) -> Spectra:
+    mel_fb, _, window, _ = filters()
+    padded = np.pad(y, N_FFT // 2)  # centred frames, as librosa does
+    if padded.size < N_FFT:
+        padded = np.pad(padded, (0, N_FFT - padded.size))
+    frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP]
+    mag = np.abs(np.fft.rfft(frames * window, axis=1)).astype(np.float32)
+    power = mag * mag
+    mel = power @ mel_fb.T
+    log_mel = 10.0 * np.log10(np.maximum(mel, 1e-10))
+    log_mel = np.maximum(log_mel, log_mel.max() - 80.0)
+    energy = power.sum(axis=1)
+    frame_db = 10.0 * np.log10(np.maximum(energy, 1e-20) / max(energy.max(), 1e-20))
+    return Spectra(y, mag, power, mel, log_mel, frame_db)
+
+
+def chroma(s: Spectra) -> np.ndarray:
+    """(frames, 12) chroma, each frame scaled to max 1."""
+    _, chroma_fb, _, _ = filters()
+    c = s.power @ chroma_fb.T
+    return c / np.maximum(c.max(axis=1, keepdims=True), 1e-12)
+
+
+def onset_envelope(s: Spectra) -> np.ndarray:
+    """Spectral flux on log-mel (as librosa.onset.onset_strength): one value per frame."""
+    flux = np.maximum(0.0, np.diff(s.log_mel, axis=0)).mean(axis=1)
+    return np.concatenate([[0.0], flux]).astype(np.float32)
+
+
+def pick_onsets(env: np.ndarray, wait: int = 3, window: int = 8, delta: float = 0.07) -> np.ndarray:
+    """Frames where the envelope peaks: a local maximum over +-`wait` frames that stands `delta`
+    (of the envelope's range) above its local mean. numpy only: no numba JIT to pay."""
+    if env.size < 3 or env.max() <= 0:
+        return np.zeros(0, dtype=int)
+    e = env / env.max()
+    padded = np.pad(e, wait, mode="constant")
+    local_max = np.lib.stride_tricks.sliding_window_view(padded, 2 * wait + 1).max(axis=1)
+    local_mean = uniform_filter1d(e, 2 * window + 1, mode="constant")
+    peaks = np.flatnonzero((e >= local_max) & (e > local_mean + delta) & (e > 0.05))
+    keep, last = [], -wait - 1
+    for p in peaks:
+        if p - last > wait:
+            keep.append(p)
+            last = p
+    return np.asarray(keep, dtype=int)

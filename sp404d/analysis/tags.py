@@ -1,0 +1,213 @@
+"""Tags in file and folder names, as evidence beside the audio. Pure string functions.
+
+Sample packs say a lot in their names: "Kicks/BD_01.wav", "Loop_Am_90bpm.wav", "SnareRimshot".
+Each parser returns (value, confidence, source) where source is "name" (the file's own name) or
+"folder" (a folder it is in), or None when the name says nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+# -- tokens --
+
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_SPLIT = re.compile(r"[^A-Za-z0-9#]+")
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-case words: split on separators, camelCase and letter/digit boundaries."""
+    words = []
+    for part in _SPLIT.split(_CAMEL.sub(" ", text)):
+        words.extend(w.lower() for w in re.findall(r"[A-Za-z#]+|\d+", part))
+    return words
+
+
+def _stem_and_folders(path: str, depth: int = 3) -> tuple[str, list[str]]:
+    folder, name = os.path.split(path)
+    folders = []
+    for _ in range(depth):
+        folder, part = os.path.split(folder)
+        if not part:
+            break
+        folders.append(part)
+    return os.path.splitext(name)[0], folders  # nearest folder first
+
+
+# -- tempo --
+
+_BPM_EXPLICIT = re.compile(r"(?<![\d.])(\d{2,3}(?:\.\d{1,2})?)\s*[-_ ]?\s*bpm(?![a-z])|bpm\s*[-_ ]?\s*(\d{2,3}(?:\.\d{1,2})?)(?!\d)",
+                           re.IGNORECASE)
+_BARE_NUMBER = re.compile(r"(?:^|[_\- ])(\d{2,3})(?=[_\- ])")
+DRUM_MACHINES = {"808", "909", "707", "606", "303", "101", "202", "727", "626"}
+BPM_RANGE = (50.0, 250.0)
+
+
+def bpm_from_name(path: str) -> tuple[float, float, str] | None:
+    stem, folders = _stem_and_folders(path)
+    for text, source in [(stem, "name")] + [(f, "folder") for f in folders]:
+        m = _BPM_EXPLICIT.search(text)
+        if m:
+            bpm = float(m.group(1) or m.group(2))
+            if BPM_RANGE[0] <= bpm <= BPM_RANGE[1]:
+                return bpm, 0.95, source
+    # a bare number between separators, not the last token (that is usually an index: "Kick 100")
+    for m in _BARE_NUMBER.finditer(stem):
+        value = m.group(1)
+        if value not in DRUM_MACHINES and 60 <= int(value) <= 200:
+            return float(value), 0.6, "name"
+    return None
+
+
+# -- key --
+
+NOTE_NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
+_PITCH = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
+_KEY = re.compile(
+    r"(?<![A-Za-z0-9])([A-Ga-g])(#|b|sharp|flat)?[-_ ]?"
+    r"(minor|major|min|maj|m|M)?(?![A-Za-z])")
+
+
+def parse_key(token: str) -> tuple[int, str] | None:
+    """A key written on its own ("Am", "F#min", "C major", "Bb"), as (pitch class, scale)."""
+    m = re.fullmatch(r"([A-Ga-g])(#|b|sharp|flat)?[-_ ]?(minor|major|min|maj|m|M)?", token.strip())
+    if not m:
+        return None
+    root, accidental, mode = m.groups()
+    pc = _PITCH[root.lower()] + {"#": 1, "sharp": 1, "b": -1, "flat": -1}.get(accidental or "", 0)
+    scale = "minor" if mode in ("m", "min", "minor") else "major"
+    return pc % 12, scale
+
+
+def key_from_name(path: str) -> tuple[tuple[int, str], float, str] | None:
+    """Only a root with a mode ("Am", "C major") or with an accidental ("F#", "Bb") counts: a
+    lone capital letter in a name ("Kick A") is more often a variation than a key."""
+    stem, folders = _stem_and_folders(path)
+    for text, source in [(stem, "name")] + [(f, "folder") for f in folders]:
+        for m in _KEY.finditer(text):
+            root, accidental, mode = m.groups()
+            if not mode and not accidental:
+                continue
+            if root.islower() and not mode:  # "b" alone inside words is noise
+                continue
+            if mode == "M" and not root.isupper():
+                continue
+            parsed = parse_key(m.group(0).strip("-_ "))
+            if parsed:
+                return parsed, (0.9 if mode else 0.6), source
+    return None
+
+
+def key_name(pc: int, scale: str) -> str:
+    return f"{NOTE_NAMES[pc]}{'m' if scale == 'minor' else ''}"
+
+
+# -- category --
+
+CATEGORIES = ("kick", "snare", "clap", "rim", "hat-closed", "hat-open", "cymbal", "tom", "perc", "bass", "808",
+              "vocal", "fx", "keys/melodic", "pad", "drum-loop", "melodic-loop", "vocal-loop")
+ONE_SHOT_CATEGORIES = CATEGORIES[:15]
+LOOP_CATEGORIES = CATEGORIES[15:]
+
+# single words -> category; checked on the file name first, then folders, nearest first
+_WORDS = {
+    "kick": "kick", "kik": "kick", "kck": "kick", "bd": "kick", "bassdrum": "kick", "kicks": "kick",
+    "snare": "snare", "snr": "snare", "sd": "snare", "sn": "snare", "snares": "snare", "snap": "clap",
+    "clap": "clap", "claps": "clap", "handclap": "clap", "clp": "clap", "fingersnap": "clap", "snaph": "clap",
+    "rim": "rim", "rimshot": "rim", "rimclick": "rim", "sidestick": "rim", "stick": "rim", "rs": "rim",
+    "chh": "hat-closed", "ch": "hat-closed", "closehihat": "hat-closed", "hhclosed": "hat-closed",
+    "ohh": "hat-open", "oh": "hat-open", "openhat": "hat-open", "hhopen": "hat-open",
+    "hh": "hat-closed", "hat": "hat-closed", "hihat": "hat-closed", "hats": "hat-closed", "hihats": "hat-closed",
+    "hhat": "hat-closed", "pedalhihat": "hat-closed", "hhpedal": "hat-closed",
+    "crash": "cymbal", "ride": "cymbal", "rd": "cymbal", "china": "cymbal", "splash": "cymbal", "cymbal": "cymbal",
+    "cym": "cymbal", "cymbals": "cymbal", "cra": "cymbal", "ridebell": "cymbal", "ridebow": "cymbal",
+    "tom": "tom", "toms": "tom", "tm": "tom", "floortom": "tom", "tomh": "tom", "toml": "tom", "tomhigh": "tom",
+    "tommid": "tom", "tomlow": "tom",
+    "perc": "perc", "percussion": "perc", "conga": "perc", "bongo": "perc", "shaker": "perc", "tambourine": "perc",
+    "tamb": "perc", "cowbell": "perc", "cb": "perc", "agogo": "perc", "clave": "perc", "cajon": "perc",
+    "woodblock": "perc", "wood": "perc", "triangle": "perc", "guiro": "perc", "cabasa": "perc", "maraca": "perc",
+    "maracas": "perc", "timbale": "perc", "djembe": "perc", "clav": "perc", "dununba": "perc", "sangban": "perc",
+    "kenkeni": "perc", "waterglass": "perc", "block": "perc", "bell": "perc", "click": "perc", "metronome": "perc",
+    "bass": "bass", "sub": "bass", "reese": "bass", "basses": "bass", "bassline": "bass", "bassslap": "bass",
+    "vocal": "vocal", "vox": "vocal", "voice": "vocal", "vocals": "vocal", "acapella": "vocal", "chant": "vocal",
+    "vowel": "vocal", "choir": "vocal", "breath": "vocal", "crowd": "vocal",
+    "fx": "fx", "sfx": "fx", "effect": "fx", "effects": "fx", "riser": "fx", "sweep": "fx", "impact": "fx",
+    "noise": "fx", "zap": "fx", "laser": "fx", "scratch": "fx", "whoosh": "fx", "explode": "fx", "warp": "fx",
+    "yfx": "fx", "xfx": "fx", "applause": "fx", "chimes": "fx", "impulse": "fx",
+    "piano": "keys/melodic", "keys": "keys/melodic", "rhodes": "keys/melodic", "synth": "keys/melodic",
+    "pluck": "keys/melodic", "guitar": "keys/melodic", "brass": "keys/melodic", "lead": "keys/melodic",
+    "organ": "keys/melodic", "violin": "keys/melodic", "cello": "keys/melodic", "flute": "keys/melodic",
+    "trumpet": "keys/melodic", "harpsichord": "keys/melodic", "melody": "keys/melodic", "arp": "keys/melodic",
+    "instruments": "keys/melodic", "stab": "keys/melodic", "chord": "keys/melodic", "chords": "keys/melodic",
+    "pad": "pad", "pads": "pad", "atmos": "pad", "ambient": "pad", "drone": "pad", "strings": "pad", "string": "pad",
+}
+_OPEN_WORDS = {"open", "opened", "op", "semiopen", "o"}
+_LOOP_WORDS = {"loop", "loops", "beat", "beats", "break", "breaks", "breakbeat", "groove", "bassloops"}
+_DRUM_WORDS = {"drum", "drums", "beat", "beats", "break", "breaks", "breakbeat", "jungle", "kick", "snare", "hat",
+               "hihat", "perc", "groove", "top", "tops"}
+
+
+def _category_from_words(words: list[str]) -> str | None:
+    if "808" in words:
+        return "kick" if {"kick", "bd", "bassdrum"} & set(words) else "808"
+    joined = "".join(words)
+    if {"snare", "sn", "sd"} & set(words) and any(w.startswith("rim") or w == "sidestick" for w in words):
+        return "rim"  # "SnareRimshot", "snare_rim": the rim sound, not the snare
+    for word in words:
+        cat = _WORDS.get(word) or _WORDS.get(word.rstrip("s"))
+        if cat in ("hat-closed",) and (_OPEN_WORDS & set(words) or "open" in joined):
+            return "hat-open"
+        if cat == "bass" and ({"drum"} & set(words)):
+            return "kick"
+        if cat:
+            return cat
+    for key in sorted(_WORDS, key=len, reverse=True):  # compounds: "snarerim", "hihatclosed"
+        if len(key) >= 4 and key in joined:
+            cat = _WORDS[key]
+            if key in ("snare",) and "rim" in joined:
+                return "rim"
+            if cat == "hat-closed" and "open" in joined:
+                return "hat-open"
+            return cat
+    return None
+
+
+def loop_hint(path: str) -> str | None:
+    """What the name says about loop vs one-shot: "loop" (strong: "loop" in the file name, a
+    "90bpm" tag, a folder called Loops), "loopish" (weak: beat/break/groove, which kit and sample
+    names also use), "one-shot", or None."""
+    stem, folders = _stem_and_folders(path)
+    stem_words = set(tokens(stem))
+    if stem_words & {"loop", "loops"} or _BPM_EXPLICIT.search(stem) or any(
+            set(tokens(f)) & {"loop", "loops"} for f in folders[:2]):
+        return "loop"
+    if stem_words & {"oneshot", "oneshots", "hit", "hits", "shot"} or any(
+            set(tokens(f)) & {"oneshot", "oneshots", "hits"} for f in folders[:2]):
+        return "one-shot"
+    if (stem_words | {w for f in folders[:1] for w in tokens(f)}) & _LOOP_WORDS:
+        return "loopish"
+    return None
+
+
+def category_from_name(path: str, is_loop: bool) -> tuple[str, float, str] | None:
+    stem, folders = _stem_and_folders(path)
+    for text, source, confidence in [(stem, "name", 0.95)] + [(f, "folder", 0.85) for f in folders]:
+        words = tokens(text)
+        if is_loop:
+            if not words:
+                continue
+            if {"vocal", "vox", "voice", "acapella", "chant"} & set(words):
+                return "vocal-loop", confidence, source
+            if _DRUM_WORDS & set(words):
+                return "drum-loop", confidence, source
+            cat = _category_from_words(words)
+            if cat in ("bass", "808", "keys/melodic", "pad"):
+                return "melodic-loop", confidence, source
+            if cat in ONE_SHOT_CATEGORIES and cat not in ("fx",):
+                return "drum-loop", confidence * 0.9, source
+            continue
+        cat = _category_from_words(words)
+        if cat:
+            return cat, confidence, source
+    return None

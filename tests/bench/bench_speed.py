@@ -1,0 +1,83 @@
+"""Benchmark (not a test): the old per-file librosa pipeline against `sp404d import`, on the
+same files, with the same number of cores, in one run.
+
+    python tests/bench/bench_speed.py CORPUS [--procs 2] [--baseline ../shared/bench/seed_baseline.py]
+
+The baseline runs as `procs` processes, each on its share of the files; its first file per
+process (numba JIT, ~20-35 s) is excluded from its time. sp404d runs `sp404d import CORPUS` with
+`procs` workers on a fresh library; its rate is reported both on wall clock (including start-up
+and worker warm-up) and on the pipeline's own clock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve()
+DEFAULT_BASELINE = HERE.parents[3] / "shared" / "bench" / "seed_baseline.py"
+AUDIO = {".wav", ".flac", ".ogg", ".aif", ".aiff", ".mp3", ".m4a"}
+
+
+def baseline(files: list[str], procs: int, script: Path) -> dict:
+    shares = [files[i::procs] for i in range(procs)]
+    runs = [subprocess.Popen([sys.executable, str(script), *share], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                             text=True)
+            for share in shares]
+    per_process = []
+    errors = 0
+    for run in runs:
+        rows = [json.loads(line) for line in run.stdout if line.startswith("{")]
+        run.wait()
+        files_rows = [r for r in rows if "file" in r]
+        errors += sum("error" in r for r in files_rows)
+        per_process.append((len(files_rows) - 1, sum(r["seconds"] for r in files_rows[1:]), files_rows[0]["seconds"]))
+    counted = sum(n for n, _, _ in per_process)
+    busiest = max(t for _, t, _ in per_process)  # processes run side by side: the slowest sets the pace
+    return {"files": counted, "seconds": busiest, "files_per_s": counted / busiest, "errors": errors,
+            "first_file_jit_s": [round(j, 1) for _, _, j in per_process]}
+
+
+def sp404d(corpus: Path, procs: int) -> dict:
+    with tempfile.TemporaryDirectory(prefix="sp4speed-") as tmp:
+        cfg = Path(tmp) / "sp404d.toml"
+        cfg.write_text(f'[library]\npath = "{tmp}/library.db"\n[watch]\nfolders = ["{tmp}/drop"]\n'
+                       f'[analysis]\nworkers = {procs}\n[control]\nsocket = "{tmp}/run/s.sock"\n')
+        t = time.perf_counter()
+        out = subprocess.run([sys.executable, "-m", "sp404d", "import", str(corpus), "--json"], check=True,
+                             capture_output=True, text=True, env={**os.environ, "SP404D_CONFIG": str(cfg)}).stdout
+        wall = time.perf_counter() - t
+    job = json.loads(out)
+    return {"files": job["seen"], "wall_s": wall, "pipeline_s": job["elapsed"], "failed": job["failed"],
+            "wall_files_per_s": job["seen"] / wall, "pipeline_files_per_s": job["seen"] / job["elapsed"]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("corpus", type=Path)
+    ap.add_argument("--procs", type=int, default=2)
+    ap.add_argument("--baseline", type=Path, default=DEFAULT_BASELINE)
+    ap.add_argument("--skip-baseline", action="store_true")
+    args = ap.parse_args()
+    files = sorted(str(p) for p in args.corpus.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO)
+    s = sp404d(args.corpus, args.procs)
+    print(f"sp404d import:  {s['files']} files, {s['wall_s']:.1f} s wall ({s['wall_files_per_s']:.1f} files/s), "
+          f"{s['pipeline_s']:.1f} s pipeline ({s['pipeline_files_per_s']:.1f} files/s), failed {s['failed']}, "
+          f"{s['files'] / s['wall_s'] * 3600:,.0f} files/hour")
+    if args.skip_baseline:
+        return
+    b = baseline(files, args.procs, args.baseline)
+    print(f"seed baseline:  {b['files']} files in {b['seconds']:.1f} s ({b['files_per_s']:.2f} files/s, "
+          f"{args.procs} processes, first-file JIT excluded: {b['first_file_jit_s']} s), errors {b['errors']}")
+    print(f"speed-up: {s['wall_files_per_s'] / b['files_per_s']:.1f}x on wall clock, "
+          f"{s['pipeline_files_per_s'] / b['files_per_s']:.1f}x on the pipeline clock")
+
+
+if __name__ == "__main__":
+    main()

@@ -22,6 +22,8 @@ def describe(d: Decoded, path: str, use_names: bool = True) -> dict:
     env = sp.onset_envelope(s)
     shape = cat.envelope_shape(s)
     chroma_vector = key.profile_chroma(sp.chroma(s), s.power.sum(axis=1))
+    start = int(np.argmax(s.frame_db > -30.0))  # the opening chord: from the first sound, half a second
+    opening = sp.chroma(s, slice(start, start + int(key.OPENING_SECONDS * sp.FPS))).sum(axis=0)
     tonalness = key.tonalness(chroma_vector)
 
     acid = d.acid
@@ -29,6 +31,8 @@ def describe(d: Decoded, path: str, use_names: bool = True) -> dict:
     probe = rhythm.analyse(env, d.duration, is_loop=False)  # onsets and periodicity only
     kind = decide.kind(loop_name, acid, d.duration, probe.onsets, probe.periodicity, shape["active_fraction"],
                        shape["sustain_db"])
+    if use_names and kind.value == "loop" and kind.source == "audio" and tags.names_a_drum(path):
+        kind = decide.Choice("one-shot", 0.7, "name")  # "SN3_04" ringing out is a snare, not a loop
     is_loop = kind.value == "loop"
     rh = rhythm.analyse(env, d.duration, is_loop=True) if is_loop else probe
     bpm = decide.tempo(is_loop, acid, tags.bpm_from_name(path) if use_names else None, rh, d.duration)
@@ -36,21 +40,26 @@ def describe(d: Decoded, path: str, use_names: bool = True) -> dict:
     feats = features.describe(s, d.peak, d.rms, probe.onsets, d.duration)
 
     named = tags.category_from_name(path, is_loop) if use_names else None
-    if named:
-        category = decide.Choice(*named)
-    elif is_loop:
-        category = decide.Choice(*cat.loop_category(feats, tonalness), "audio")
+    if is_loop:
+        heard = decide.Choice(*cat.loop_category(feats, tonalness), "audio")
     else:
-        category = decide.Choice(*cat.classify(cat.vector(d.duration, feats, shape, tonalness)), "audio")
+        heard = decide.Choice(*cat.classify(cat.vector(d.duration, feats, shape, tonalness)), "audio")
+    category = decide.category(decide.Choice(*named) if named else None, heard)
 
     key_choice = decide.NONE
-    if decide.wants_key(category.value, tonalness):
+    tonal_fraction = float(sp.tonal_power(s.power).sum() / max(float(s.power.sum()), 1e-20))
+    if decide.wants_key(category.value, tonalness, tonal_fraction):
         named_key = tags.key_from_name(path) if use_names else None
         if named_key:
             key_choice = decide.Choice(named_key[0], named_key[1], named_key[2])
-        elif tonalness > 0.05:
-            pc, scale, _, confidence = key.estimate(chroma_vector)
+        elif is_loop:
+            pc, scale, _, confidence = key.estimate(chroma_vector, opening)
             key_choice = decide.Choice((pc, scale), confidence, "audio")
+        else:
+            act = s.active()
+            found = key.one_shot_key(chroma_vector, s.power[act][: int(sp.FPS)].mean(axis=0), sp.filters()[3])
+            if found:
+                key_choice = decide.Choice(found[:2], found[2], "audio")
     key_value = key_choice.value
     return {
         "kind": kind.value, "kind_confidence": kind.confidence, "kind_source": kind.source,

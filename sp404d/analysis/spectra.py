@@ -72,10 +72,18 @@ def compute(y: np.ndarray) -> Spectra:
     return Spectra(y, mag, power, mel, log_mel, frame_db)
 
 
-def chroma(s: Spectra) -> np.ndarray:
-    """(frames, 12) chroma, each frame scaled to max 1."""
+def tonal_power(power: np.ndarray) -> np.ndarray:
+    """Spectral peaks between 55 Hz and 5 kHz: partials of notes stand out as peaks, while drum
+    noise spreads evenly over the pitch classes, and very low and high bins carry little pitch."""
+    _, _, _, freqs = filters()
+    peaks = (power > np.roll(power, 1, axis=1)) & (power > np.roll(power, -1, axis=1))
+    return power * peaks * ((freqs >= 55) & (freqs <= 5000))
+
+
+def chroma(s: Spectra, frames: slice = slice(None)) -> np.ndarray:
+    """(frames, 12) chroma of the tonal peaks, each frame scaled to max 1."""
     _, chroma_fb, _, _ = filters()
-    c = s.power @ chroma_fb.T
+    c = tonal_power(s.power[frames]) @ chroma_fb.T
     return c / np.maximum(c.max(axis=1, keepdims=True), 1e-12)
 
 

@@ -148,29 +148,48 @@ _DRUM_WORDS = {"drum", "drums", "beat", "beats", "break", "breaks", "breakbeat",
                "hihat", "perc", "groove", "top", "tops"}
 
 
-def _category_from_words(words: list[str]) -> str | None:
-    if "808" in words:
-        return "kick" if {"kick", "bd", "bassdrum"} & set(words) else "808"
-    joined = "".join(words)
-    if {"snare", "sn", "sd"} & set(words) and any(w.startswith("rim") or w == "sidestick" for w in words):
-        return "rim"  # "SnareRimshot", "snare_rim": the rim sound, not the snare
+# when a name holds several instrument words ("noise-tom", "FX_Chh", "bass drum"), the more
+# specific instrument wins over the generic one
+PRIORITY = ("kick", "rim", "snare", "clap", "hat-open", "hat-closed", "tom", "cymbal", "808", "bass", "perc",
+            "vocal", "pad", "keys/melodic", "fx")
+# words that name a sound's style more than its instrument: a folder that says more wins over them
+WEAK_WORDS = {"synth", "pluck", "bell", "choir", "noise", "lead", "stab", "click", "chimes", "impulse", "breath",
+              "crowd", "fx", "sfx", "effect", "effects", "metronome", "wood", "block", "chord", "chords", "keys"}
+# two- and three-letter abbreviations are guesses ("CB" is a cowbell in one kit, a crash in another)
+ABBREVIATIONS = {"bd", "sd", "sn", "hh", "ch", "oh", "rs", "cb", "tm", "rd", "kik", "kck", "snr", "clp", "cym",
+                 "cra", "chh", "ohh", "tb"}
+
+
+def _categories_in(words: list[str]) -> list[tuple[str, str]]:
+    """(category, word) for every instrument word, compounds included ("snarerim", "hihatclosed")."""
+    found = []
+    wordset = set(words)
+    if "808" in wordset:
+        found.append(("kick", "808") if {"kick", "bd", "bassdrum"} & wordset else ("808", "808"))
     for word in words:
-        cat = _WORDS.get(word) or _WORDS.get(word.rstrip("s"))
-        if cat in ("hat-closed",) and (_OPEN_WORDS & set(words) or "open" in joined):
-            return "hat-open"
-        if cat == "bass" and ({"drum"} & set(words)):
-            return "kick"
+        cat = _WORDS.get(word) or (_WORDS.get(word[:-1]) if word.endswith("s") else None)
+        if cat is None and len(word) >= 6:
+            cat = next((_WORDS[k] for k in sorted(_WORDS, key=len, reverse=True) if len(k) >= 4 and k in word), None)
         if cat:
-            return cat
-    for key in sorted(_WORDS, key=len, reverse=True):  # compounds: "snarerim", "hihatclosed"
-        if len(key) >= 4 and key in joined:
-            cat = _WORDS[key]
-            if key in ("snare",) and "rim" in joined:
-                return "rim"
-            if cat == "hat-closed" and "open" in joined:
-                return "hat-open"
-            return cat
-    return None
+            found.append((cat, word))
+    return found
+
+
+def _category_from_words(words: list[str]) -> tuple[str, bool, bool] | None:
+    """(category, only weak words, only abbreviations) or None."""
+    wordset, joined = set(words), "".join(words)
+    if {"snare", "sn", "sd"} & wordset and any(w.startswith("rim") or w == "sidestick" for w in words):
+        return "rim", False, False  # "SnareRimshot", "snare_rim": the rim sound, not the snare
+    found = _categories_in(words)
+    if not found:
+        return None
+    if {"bass", "bassdrum"} & wordset and "drum" in wordset:
+        found.append(("kick", "drum"))
+    opened = _OPEN_WORDS & wordset or "open" in joined
+    cats = {("hat-open" if c == "hat-closed" and opened else c) for c, _ in found}
+    best = min(cats, key=PRIORITY.index)
+    words_for_best = [w for c, w in found if (("hat-open" if c == "hat-closed" and opened else c) == best)]
+    return best, all(w in WEAK_WORDS for w in words_for_best), all(w in ABBREVIATIONS for w in words_for_best)
 
 
 def loop_hint(path: str) -> str | None:
@@ -192,22 +211,37 @@ def loop_hint(path: str) -> str | None:
 
 def category_from_name(path: str, is_loop: bool) -> tuple[str, float, str] | None:
     stem, folders = _stem_and_folders(path)
+    weak: tuple[str, float, str] | None = None
     for text, source, confidence in [(stem, "name", 0.95)] + [(f, "folder", 0.85) for f in folders]:
         words = tokens(text)
+        if not words:
+            continue
         if is_loop:
-            if not words:
-                continue
             if {"vocal", "vox", "voice", "acapella", "chant"} & set(words):
                 return "vocal-loop", confidence, source
             if _DRUM_WORDS & set(words):
                 return "drum-loop", confidence, source
-            cat = _category_from_words(words)
-            if cat in ("bass", "808", "keys/melodic", "pad"):
+            found = _category_from_words(words)
+            if found and found[0] in ("bass", "808", "keys/melodic", "pad"):
                 return "melodic-loop", confidence, source
-            if cat in ONE_SHOT_CATEGORIES and cat not in ("fx",):
+            if found and found[0] != "fx":
                 return "drum-loop", confidence * 0.9, source
             continue
-        cat = _category_from_words(words)
-        if cat:
-            return cat, confidence, source
-    return None
+        found = _category_from_words(words)
+        if not found:
+            continue
+        category, only_weak, only_abbreviations = found
+        if only_abbreviations:  # "BD_01" is surer inside "Kicks/"
+            agreed = any((_category_from_words(tokens(f)) or ("",))[0] == category for f in folders)
+            confidence = min(confidence, 0.9 if agreed else 0.75)
+        if only_weak:  # "synth_acid" in a "basses" folder is a bass: look further, keep this as fallback
+            weak = weak or (category, min(confidence, 0.7), source)
+            continue
+        return category, confidence, source
+    return weak
+
+
+def names_a_drum(path: str) -> bool:
+    """The file's own name says which drum it is (so a long decay is not a loop)."""
+    found = _category_from_words(tokens(_stem_and_folders(path)[0]))
+    return bool(found) and found[0] in ("kick", "snare", "clap", "rim", "hat-closed", "hat-open", "cymbal", "tom")

@@ -31,7 +31,8 @@ def kind(name_hint: str | None, acid: dict | None, duration: float, onsets: int,
     if duration < 1.0:
         return Choice("one-shot", 0.95, "audio")
     score = min(onsets / 6.0, 1.0) * 0.3 + periodicity * 0.3 + active_fraction * 0.2 + (sustain_db > -12) * 0.2
-    audio_says_loop = (onsets >= 4 and periodicity >= 0.25 and active_fraction >= 0.5 and sustain_db > -12
+    busy = active_fraction >= 0.5 or onsets / duration >= 1.5  # sustained, or hits that keep coming
+    audio_says_loop = (onsets >= 4 and periodicity >= 0.25 and busy and sustain_db > -12
                        and duration >= 1.2)  # one bar at 200 BPM lasts 1.2 s
     if name_hint == "loopish" and duration >= 1.2 and onsets >= 3 and sustain_db > -20:
         return Choice("loop", round(min(0.9, 0.5 + score / 2), 3), "name")

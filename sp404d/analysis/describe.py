@@ -34,7 +34,7 @@ def describe(d: Decoded, path: str, use_names: bool = True) -> dict:
     if use_names and kind.value == "loop" and kind.source == "audio" and tags.names_a_drum(path):
         kind = decide.Choice("one-shot", 0.7, "name")  # "SN3_04" ringing out is a snare, not a loop
     is_loop = kind.value == "loop"
-    rh = rhythm.analyse(env, d.duration, is_loop=True) if is_loop else probe
+    rh = rhythm.analyse(env, d.duration, is_loop=True, log_mel=s.log_mel) if is_loop else probe
     bpm = decide.tempo(is_loop, acid, tags.bpm_from_name(path) if use_names else None, rh, d.duration)
 
     feats = features.describe(s, d.peak, d.rms, probe.onsets, d.duration)

@@ -1,10 +1,14 @@
 """Loop or one-shot, and the tempo of loops.
 
 Tempo from audio: the autocorrelation of the onset envelope, scored as a comb (a real beat period
-also repeats at 2x and 4x) under a broad prior around 110 BPM, which settles most octave doubts.
-Then the duration rule: a loop cut to a whole number of bars pins its tempo exactly
-(duration = bars x 4 x 60 / BPM), so among those exact tempos we take the one the audio supports
-best, which gives sub-BPM precision and picks the octave with the audio's help.
+also repeats at 2x and 4x) under a broad prior around 110 BPM.
+
+The duration rule: a loop cut to a whole number of bars pins its tempo exactly
+(duration = bars x 4 x 60 / BPM), which leaves only the bar count to choose (1, 2, 4, 8 ... apart
+by octaves). A loop is cyclic, so the bar is where its circular autocorrelation repeats while
+half a bar does not; bands are kept apart (kick, snare and hat do not stand in for each other).
+That bar evidence, the prior and the comb salience pick the count (weights chosen on fixture set
+11, checked on set 23: tests/bench/bench_accuracy.py).
 """
 
 from __future__ import annotations
@@ -69,7 +73,46 @@ def _audio_tempo(ac: np.ndarray) -> tuple[float, float]:
     return float(grid[best]), float(scores[best])
 
 
-def analyse(env: np.ndarray, duration: float, is_loop: bool) -> Rhythm:
+BANDS = ((0, 12), (12, 60), (60, 128))  # mel bands: kick/bass, snare/chords, hats
+W_PRIOR, W_POWER_OF_TWO, W_SALIENCE, W_QUARTER = 0.5, 0.1, 0.5, -0.5
+
+
+def _circular_band_acf(log_mel: np.ndarray) -> np.ndarray:
+    total = None
+    for lo, hi in BANDS:
+        e = np.concatenate([[0.0], np.maximum(0.0, np.diff(log_mel[:, lo:hi], axis=0)).mean(axis=1)])
+        e = e - e.mean()
+        f = np.fft.rfft(e)
+        a = np.fft.irfft(f * np.conj(f), e.size)
+        a = a / a[0] if a[0] > 0 else a
+        total = a if total is None else total + a
+    return total / len(BANDS)
+
+
+def _circular_at(a: np.ndarray, lag: float) -> float:
+    return float(np.interp(lag % a.size, np.arange(a.size), a))
+
+
+def _bar_count(log_mel: np.ndarray, duration: float, ac: np.ndarray) -> tuple[int, float] | None:
+    """The most likely whole number of bars, and its score, or None when no count fits the range."""
+    circular = _circular_band_acf(log_mel)
+    frames = circular.size
+    best = None
+    for n in BAR_COUNTS:
+        bpm = n * 240.0 / duration
+        if not BPM_MIN <= bpm <= BPM_MAX:
+            continue
+        bar = frames / n
+        repeats = _circular_at(circular, bar) - _circular_at(circular, bar / 2)
+        prior = np.exp(-0.5 * (np.log2(bpm / PRIOR_CENTRE) / PRIOR_OCTAVES) ** 2)
+        score = (repeats + W_PRIOR * prior + W_POWER_OF_TWO * (n in (1, 2, 4, 8, 16))
+                 + W_SALIENCE * float(salience(ac, [bpm])[0]) + W_QUARTER * _circular_at(circular, bar / 4))
+        if best is None or score > best[1]:
+            best = (n, score)
+    return best
+
+
+def analyse(env: np.ndarray, duration: float, is_loop: bool, log_mel: np.ndarray | None = None) -> Rhythm:
     onsets = int(sp.pick_onsets(env).size)
     env = env[:TEMPO_MAX_FRAMES]
     ac = _autocorrelation(env) if env.size > 8 else np.zeros(1)
@@ -78,13 +121,15 @@ def analyse(env: np.ndarray, duration: float, is_loop: bool) -> Rhythm:
     if not is_loop or ac.size < 4:
         return Rhythm(onsets, periodicity, None, 0.0, None, None)
     audio_bpm, audio_score = _audio_tempo(ac)
-    bars_ok = [n for n in BAR_COUNTS if BPM_MIN <= n * 240.0 / duration <= BPM_MAX]
-    by_bars = list(zip(salience(ac, [n * 240.0 / duration for n in bars_ok]).tolist(), bars_ok))
-    if by_bars:
-        score, bars = max(by_bars)
+    counted = _bar_count(log_mel, duration, ac) if log_mel is not None and log_mel.shape[0] > 8 else None
+    if counted is not None:
+        bars, score = counted
         bpm = bars * 240.0 / duration
-        if audio_score > 0 and score >= 0.75 * audio_score:
-            return Rhythm(onsets, periodicity, round(bpm, 2), round(min(0.95, 0.5 + score), 3), "duration", bars)
+        # trust whole bars only when the audio hears a beat at that tempo or an octave of it
+        support = max(float(salience(ac, [bpm * f])[0]) for f in (0.5, 1.0, 2.0))
+        if audio_score > 0 and support >= 0.5 * audio_score:
+            return Rhythm(onsets, periodicity, round(bpm, 2), round(float(np.clip(0.4 + score / 3, 0.3, 0.9)), 3),
+                          "duration", bars)
     confidence = round(float(np.clip(audio_score, 0.05, 0.9)), 3)
     return Rhythm(onsets, periodicity, round(audio_bpm, 2), confidence, "audio", None)
 

@@ -26,7 +26,9 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("status", help="what the daemon is doing (exit 3 when it is not running)")
     s.add_argument("--json", action="store_true", help="print the full status as JSON")
     i = sub.add_parser("import", help="analyse files or folders now, and wait until they are recorded")
-    i.add_argument("paths", nargs="+", metavar="PATH")
+    i.add_argument("paths", nargs="*", metavar="PATH")
+    i.add_argument("--reanalyse", action="store_true",
+                   help="re-analyse samples recorded by an older analyser (under PATHs, or the whole library)")
     i.add_argument("--json", action="store_true", help="print the summary as JSON")
     e = sub.add_parser("export", help="one line per file location, with every field of its sample")
     e.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
@@ -112,20 +114,23 @@ def cmd_import(cfg, args) -> int:
     from sp404d.control.client import Client, daemon_running
 
     paths = [os.path.abspath(p) for p in args.paths]
+    if not paths and not args.reanalyse:
+        raise Sp404dError("import needs at least one PATH (or --reanalyse)")
     for p in paths:
         if not os.path.exists(p):
             raise Sp404dError(f"no such file or folder: {p}")
+    command = "reanalyse" if args.reanalyse else "import"
     if daemon_running(cfg.socket_path):  # the daemon is the library's writer: hand the work over
         with Client(cfg.socket_path) as client:
-            job = client.request("import", paths=paths)["job"]
+            job = client.request(command, **({"paths": paths} if paths else {}))["job"]
             job = follow(lambda: client.request("job", id=job["id"])["job"], json_out=args.json)
     else:
-        job = _import_here(cfg, paths, args.json)
+        job = _import_here(cfg, paths, args.json, reanalyse=args.reanalyse)
     print_summary(job, args.json)
     return 0 if job["done"] else 130
 
 
-def _import_here(cfg, paths: list[str], json_out: bool) -> dict:
+def _import_here(cfg, paths: list[str], json_out: bool, reanalyse: bool = False) -> dict:
     from sp404d.engine import Engine
     from sp404d.lock import LibraryLock
 
@@ -141,7 +146,7 @@ def _import_here(cfg, paths: list[str], json_out: bool) -> dict:
         engine = Engine(cfg, "import")
         engine.start()
         try:
-            job = engine.scan(paths, kind="import")
+            job = engine.reanalyse(paths or None) if reanalyse else engine.scan(paths, kind="import")
             result = follow(job.as_dict, json_out=json_out, stop=lambda: bool(interrupted))
             engine.writer.flush(60)
             return {**result, "transactions": engine.writer.transactions}

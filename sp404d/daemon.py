@@ -27,6 +27,8 @@ from sp404d.watch.observer import Hints, Watcher
 from sp404d.watch.settle_loop import SettleLoop
 
 log = logs.get("daemon")
+REANALYSE_EVERY_SECONDS = 30
+REANALYSE_BATCH = 200
 
 
 class Daemon:
@@ -90,6 +92,8 @@ class Daemon:
                                    max_instances=1, coalesce=True)
         self.scheduler.add_job(self._rescan_if_requested, "interval", seconds=5, id="overflow-rescan",
                                max_instances=1, coalesce=True)
+        self.scheduler.add_job(self._reanalyse_when_idle, "interval", seconds=REANALYSE_EVERY_SECONDS,
+                               id="reanalyse", max_instances=1, coalesce=True)
         self.scheduler.start()
 
     def _shutdown(self) -> None:
@@ -122,6 +126,12 @@ class Daemon:
             self._rescan_pending.clear()
             self.rescan()
 
+    def _reanalyse_when_idle(self) -> None:
+        """Low priority: only when nothing else is pending, a batch at a time, so new drops
+        are never kept waiting behind a library-wide re-analysis."""
+        if self.engine.state() == "idle":
+            self.engine.reanalyse(self._roots(), limit=REANALYSE_BATCH, kind="background-reanalyse")
+
     # -- control commands --
     def _handlers(self) -> dict:
         def connected(fn):
@@ -138,6 +148,7 @@ class Daemon:
             "resume": lambda a: self._pause(False),
             "rescan": lambda a: {"job": self.rescan().as_dict()},
             "import": lambda a: {"job": self._import(a).as_dict()},
+            "reanalyse": lambda a: {"job": self.engine.reanalyse(self._paths(a, required=False)).as_dict()},
             "job": lambda a: {"job": self._job(a).as_dict()},
         }
 
@@ -146,14 +157,19 @@ class Daemon:
         log.info("paused" if paused else "resumed")
         return {"state": self.engine.state()}
 
-    def _import(self, args: dict):
+    def _paths(self, args: dict, required: bool = True) -> list[str] | None:
         paths = args.get("paths")
+        if not paths and not required:
+            return None
         if not isinstance(paths, list) or not paths or not all(isinstance(p, str) for p in paths):
-            raise Sp404dError('import needs "paths": a list of path strings')
+            raise Sp404dError('"paths" must be a list of path strings')
         missing = [p for p in paths if not os.path.exists(p)]
         if missing:
             raise Sp404dError(f"no such file or folder: {missing[0]}")
-        return self.engine.scan([os.path.abspath(p) for p in paths], kind="import")
+        return [os.path.abspath(p) for p in paths]
+
+    def _import(self, args: dict):
+        return self.engine.scan(self._paths(args), kind="import")
 
     def _job(self, args: dict):
         job = self.engine.progress.jobs.get(args.get("id"))

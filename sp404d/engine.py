@@ -68,6 +68,26 @@ class Engine:
             self.progress.wait_job(job)
         return job
 
+    def reanalyse(self, roots: list[str] | None = None, limit: int | None = None, kind: str = "reanalyse") -> Job:
+        """Re-analyse, in a background thread, samples recorded by an older analyser."""
+        from sp404d.analysis.worker import ANALYSIS_VERSION
+
+        job = self.progress.new_job(kind, tuple(roots or ()))
+
+        def run() -> None:
+            with self._scan_lock, self.db.connection_context():
+                try:
+                    paths = queries.outdated(ANALYSIS_VERSION, roots, limit)
+                    if paths:
+                        log.info("re-analysing samples from an older analyser", files=len(paths))
+                    self.pipeline.reanalyse(paths, job)
+                except Exception:
+                    log.exception("re-analysis failed")
+                    self.progress.walked(job)
+
+        threading.Thread(target=run, name=f"sp404d-{kind}-{job.id}", daemon=True).start()
+        return job
+
     def state(self) -> str:
         busy = any(self.pipeline.depths().values()) or self.writer.depth() or \
             any(not j.done for j in self.progress.jobs.values())

@@ -78,10 +78,31 @@ def test_export_has_one_line_per_location_with_every_sample_field(daemon_env, tm
     assert len(lines) == 3
     by_path = {x["path"]: x for x in lines}
     assert by_path[str(a)]["sample_id"] == by_path[str(tmp_path / "in" / "a.flac")]["sample_id"]
+    from sp404d.library.models import ANALYSIS_FIELDS
+
     for field in ("sample_id", "path", "size", "mtime_ns", "byte_hash", "pcm_hash", "samplerate", "channels",
-                  "bit_depth", "frames", "duration", "analysis_version", "match", "container"):
-        assert field in lines[0]
+                  "bit_depth", "frames", "duration", "analysis_version", "match", "container", *ANALYSIS_FIELDS):
+        assert field in lines[0], field
+    assert {"kind_source", "bpm_source", "key_source", "category_source", "category_confidence"} <= set(lines[0])
+    assert by_path[str(a)]["kind"] == "one-shot" and by_path[str(a)]["bpm"] is None
+    assert by_path[str(a)]["category"] and len(by_path[str(a)]["mfcc_mean"]) == 13
     rows = list(csv.DictReader(io.StringIO(env.cli("export", "--format", "csv").stdout)))
     assert len(rows) == 3 and {r["path"] for r in rows} == set(by_path)
     out = tmp_path / "out.jsonl"
     assert env.cli("export", "-o", str(out)).returncode == 0 and len(out.read_text().splitlines()) == 3
+
+
+def test_reanalyse_updates_samples_of_an_older_analyser_without_decoding_copies(daemon_env, tmp_path):
+    env = daemon_env
+    make_pack(tmp_path / "Pack", 40, seed=8)
+    assert env.cli("import", str(tmp_path / "Pack")).returncode == 0
+    import sqlite3
+
+    with sqlite3.connect(env.library) as conn:  # as if recorded by the previous analyser
+        conn.execute("UPDATE sample SET analysis_version = 1, kind = NULL, category = NULL")
+    samples = env.rows("SELECT count(*) FROM sample")[0][0]
+    job = json.loads(env.cli("import", "--reanalyse", "--json").stdout)
+    assert job["kind"] == "reanalyse" and job["analysed"] == samples and job["failed"] == 0  # one decode per sample
+    assert env.rows("SELECT count(*) FROM sample WHERE analysis_version = 1 OR kind IS NULL")[0][0] == 0
+    again = json.loads(env.cli("import", "--reanalyse", "--json").stdout)
+    assert again["seen"] == 0  # nothing left to do

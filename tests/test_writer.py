@@ -164,3 +164,47 @@ def test_import_runs_are_recorded(lib):
     run = ImportRun.get_by_id(run_id)
     assert (run.kind, run.seen, run.recorded, run.failed) == ("import", 5, 4, 1) and run.finished_at
     assert queries.totals()["runs"] == 1
+
+
+def test_a_version_1_library_is_migrated_in_place(tmp_path):
+    """Build a library as the spine (schema v1) left it, with data, and open it with this sp404d."""
+    import sqlite3
+
+    from sp404d.library.models import ANALYSIS_FIELDS, database
+
+    path = tmp_path / "old.db"
+    db = open_library(path)
+    db.close()
+    keep = ", ".join(c for c in ("id", "pcm_hash", "samplerate", "channels", "subtype", "bit_depth", "frames",
+                                 "duration", "analysis_version", "created_at"))
+    conn = sqlite3.connect(path)
+    conn.executescript(f"""
+        PRAGMA foreign_keys = OFF;
+        CREATE TABLE sample_v1 AS SELECT {keep} FROM sample WHERE 0;
+        DROP TABLE sample;
+        ALTER TABLE sample_v1 RENAME TO sample;
+        CREATE UNIQUE INDEX sample_pcm_hash ON sample (pcm_hash);
+        INSERT INTO sample ({keep}) VALUES (1, 'h1', 44100, 1, 'PCM_16', 16, 10, 0.1, 1, 0);
+        UPDATE setting SET value = '1' WHERE key = 'schema_version';
+    """)
+    conn.close()
+    db = open_library(path)
+    try:
+        assert schema_version(db) == SCHEMA_VERSION
+        columns = {c.name for c in db.get_columns("sample")}
+        assert set(ANALYSIS_FIELDS) <= columns
+        old = Sample.get(Sample.pcm_hash == "h1")
+        assert old.analysis_version == 1 and old.kind is None  # kept, waiting for re-analysis
+    finally:
+        db.close()
+        database.initialize(None)
+
+
+def test_a_newer_analysis_updates_the_sample(lib):
+    _, w, _ = lib
+    w.put(c.RecordResult(fs("/d/a.wav"), "b1", result("p1", analysis_version=1)))
+    w.put(c.RecordResult(fs("/d/a.wav", 100, 2), "b1", result("p1", analysis_version=2, kind="loop", bpm=90.0,
+                                                              mfcc_mean=[1.0] * 13)))
+    w.flush(10)
+    s = Sample.get()
+    assert (s.analysis_version, s.kind, s.bpm, s.mfcc_mean) == (2, "loop", 90.0, [1.0] * 13)

@@ -44,6 +44,7 @@ class Item:
     path: str
     job: Job | None = None
     counted: bool = False  # "seen" already counted by a walk
+    force: bool = False    # analyse even if unchanged (re-analysis with a newer analyser)
 
 
 def hash_bytes(path: str) -> str:
@@ -82,10 +83,19 @@ class Pipeline:
         for t in self._threads:
             t.start()
 
-    def submit(self, path: str, job: Job | None = None, counted: bool = False) -> None:
+    def submit(self, path: str, job: Job | None = None, counted: bool = False, force: bool = False) -> None:
         """Hand a path to intake. Blocks while intake is full (backpressure)."""
         self.progress.begin(job)
-        self.intake_queue.put(Item(path, job, counted))
+        self.intake_queue.put(Item(path, job, counted, force))
+
+    def reanalyse(self, paths: list[str], job: Job) -> None:
+        """Analyse these files again although unchanged (their samples are from an older analyser)."""
+        for path in paths:
+            if self._stopping.is_set():
+                return
+            self.progress.count("seen", job)
+            self.submit(path, job, counted=True, force=True)
+        self.progress.walked(job)
 
     def scan(self, roots: list[str], job: Job, defer=None, recent_seconds: float = 0.0) -> None:
         """Walk `roots` and submit what is new or changed; mark what is gone as missing.
@@ -157,7 +167,7 @@ class Pipeline:
         except OSError as e:
             return self._fail(item, c.FileStat(path, 0, 0), FailureCategory.UNREADABLE, e.strerror or str(e))
         fs = c.FileStat(path, st.st_size, st.st_mtime_ns)
-        known = queries.known_stamp(path)
+        known = None if item.force else queries.known_stamp(path)
         if known and known[1] == (fs.size, fs.mtime_ns):
             self.progress.count("unchanged", job)
             self.progress.end(job)
@@ -176,7 +186,7 @@ class Pipeline:
             if byte_hash in self._leaders:  # the same bytes are being analysed right now
                 self._leaders[byte_hash].append((item, fs))
                 return
-            if self._unwritten_bytes[byte_hash] or queries.bytes_known(byte_hash):
+            if not item.force and (self._unwritten_bytes[byte_hash] or queries.bytes_known(byte_hash)):
                 self.writer.put(c.RecordCopy(fs, byte_hash, job))
                 return
             self._leaders[byte_hash] = []

@@ -38,6 +38,23 @@ def bytes_known(byte_hash: str) -> bool:
     return sql("SELECT 1 FROM location WHERE byte_hash = ? LIMIT 1", (byte_hash,)).fetchone() is not None
 
 
+def outdated(version: int, roots: list[str] | None = None, limit: int | None = None) -> list[str]:
+    """One present file per sample analysed by an older analyser (re-analysing one updates the
+    sample for all its locations)."""
+    query = (Location.select(pw.fn.MIN(Location.path))
+             .join(Sample).where(Sample.analysis_version < version, Location.state == "present"))
+    if roots:
+        under = [path_under(r) for r in roots]
+        clause = under[0]
+        for extra in under[1:]:
+            clause |= extra
+        query = query.where(clause)
+    query = query.group_by(Sample.id).order_by(Sample.id)
+    if limit:
+        query = query.limit(limit)
+    return [Location.path.python_value(p) for (p,) in query.tuples()]
+
+
 def totals() -> dict:
     present = Location.state == "present"
     return {

@@ -28,9 +28,8 @@ PRAGMAS = {
 def _v2_analysis(db: pw.SqliteDatabase) -> None:
     """Kind, tempo, key, category and features, each with confidence and source."""
     migrator = SqliteMigrator(db)
-    ops = [migrator.add_column("sample", name, getattr(Sample, name)) for name in ANALYSIS_FIELDS]
-    ops += [migrator.add_index("sample", (name,), False) for name in ("kind", "bpm", "key", "category")]
-    run_migrations(*ops)
+    # add_column also creates the index of fields declared index=True (kind, bpm, key, category)
+    run_migrations(*[migrator.add_column("sample", name, getattr(Sample, name)) for name in ANALYSIS_FIELDS])
 
 
 # MIGRATIONS[n] upgrades a library at version n+1 to version n+2. A new library is created at the

@@ -22,7 +22,7 @@ MODEL_FILE = "category_model.json"
 def envelope_shape(s: sp.Spectra) -> dict:
     """Attack, decay and band balance: what tells a kick from a hat from a pad."""
     _, _, _, freqs = sp.filters()
-    energy = s.power.sum(axis=1)
+    energy = s.energy
     peak_frame = int(np.argmax(energy))
     after = s.frame_db[peak_frame:]
     below = np.flatnonzero(after < -20.0)

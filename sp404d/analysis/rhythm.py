@@ -6,9 +6,10 @@ also repeats at 2x and 4x) under a broad prior around 110 BPM.
 The duration rule: a loop cut to a whole number of bars pins its tempo exactly
 (duration = bars x 4 x 60 / BPM), which leaves only the bar count to choose (1, 2, 4, 8 ... apart
 by octaves). A loop is cyclic, so the bar is where its circular autocorrelation repeats while
-half a bar does not; bands are kept apart (kick, snare and hat do not stand in for each other).
-That bar evidence, the prior and the comb salience pick the count (weights chosen on fixture set
-11, checked on set 23: tests/bench/bench_accuracy.py).
+half a bar does not; bands are kept apart (kick, snare and hat do not stand in for each other);
+and a snare that returns every half bar (the backbeat) marks beats 2 and 4. That bar evidence,
+the prior and the comb salience pick the count (weights chosen on fixture set 11, checked on sets
+23 and 29; see tests/bench/bench_accuracy.py).
 """
 
 from __future__ import annotations
@@ -74,19 +75,21 @@ def _audio_tempo(ac: np.ndarray) -> tuple[float, float]:
 
 
 BANDS = ((0, 12), (12, 60), (60, 128))  # mel bands: kick/bass, snare/chords, hats
-W_PRIOR, W_POWER_OF_TWO, W_SALIENCE, W_QUARTER = 0.5, 0.1, 0.5, -0.5
+SNARE_BAND = (70, 110)                  # mel bands where a snare's noise stands out
+W_PRIOR, W_POWER_OF_TWO, W_SALIENCE, W_QUARTER, W_BACKBEAT = 0.5, 0.1, 0.5, -0.5, 0.5
+
+
+def _circular_acf(log_mel: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """Circular autocorrelation of the onset flux of mel bands lo..hi (a loop wraps around)."""
+    e = np.concatenate([[0.0], np.maximum(0.0, np.diff(log_mel[:, lo:hi], axis=0)).mean(axis=1)])
+    e = e - e.mean()
+    f = np.fft.rfft(e)
+    a = np.fft.irfft(f * np.conj(f), e.size)
+    return a / a[0] if a[0] > 0 else a
 
 
 def _circular_band_acf(log_mel: np.ndarray) -> np.ndarray:
-    total = None
-    for lo, hi in BANDS:
-        e = np.concatenate([[0.0], np.maximum(0.0, np.diff(log_mel[:, lo:hi], axis=0)).mean(axis=1)])
-        e = e - e.mean()
-        f = np.fft.rfft(e)
-        a = np.fft.irfft(f * np.conj(f), e.size)
-        a = a / a[0] if a[0] > 0 else a
-        total = a if total is None else total + a
-    return total / len(BANDS)
+    return sum(_circular_acf(log_mel, lo, hi) for lo, hi in BANDS) / len(BANDS)
 
 
 def _circular_at(a: np.ndarray, lag: float) -> float:
@@ -96,6 +99,7 @@ def _circular_at(a: np.ndarray, lag: float) -> float:
 def _bar_count(log_mel: np.ndarray, duration: float, ac: np.ndarray) -> tuple[int, float] | None:
     """The most likely whole number of bars, and its score, or None when no count fits the range."""
     circular = _circular_band_acf(log_mel)
+    snare = _circular_acf(log_mel, *SNARE_BAND)
     frames = circular.size
     best = None
     for n in BAR_COUNTS:
@@ -105,8 +109,11 @@ def _bar_count(log_mel: np.ndarray, duration: float, ac: np.ndarray) -> tuple[in
         bar = frames / n
         repeats = _circular_at(circular, bar) - _circular_at(circular, bar / 2)
         prior = np.exp(-0.5 * (np.log2(bpm / PRIOR_CENTRE) / PRIOR_OCTAVES) ** 2)
+        # the backbeat: a snare comes back every half bar, not every beat
+        backbeat = _circular_at(snare, bar / 2) - _circular_at(snare, bar / 4)
         score = (repeats + W_PRIOR * prior + W_POWER_OF_TWO * (n in (1, 2, 4, 8, 16))
-                 + W_SALIENCE * float(salience(ac, [bpm])[0]) + W_QUARTER * _circular_at(circular, bar / 4))
+                 + W_SALIENCE * float(salience(ac, [bpm])[0]) + W_QUARTER * _circular_at(circular, bar / 4)
+                 + W_BACKBEAT * backbeat)
         if best is None or score > best[1]:
             best = (n, score)
     return best

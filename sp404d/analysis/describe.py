@@ -34,7 +34,7 @@ def describe(d: Decoded, path: str, use_names: bool = True) -> dict:
     if use_names and kind.value == "loop" and kind.source == "audio" and tags.names_a_drum(path):
         kind = decide.Choice("one-shot", 0.7, "name")  # "SN3_04" ringing out is a snare, not a loop
     is_loop = kind.value == "loop"
-    rh = rhythm.analyse(env, d.duration, is_loop=True, log_mel=s.log_mel) if is_loop else probe
+    rh = rhythm.analyse(env, d.duration, is_loop=True, log_mel=s.log_mel, mel=s.mel) if is_loop else probe
     bpm = decide.tempo(is_loop, acid, tags.bpm_from_name(path) if use_names else None, rh, d.duration)
 
     feats = features.describe(s, d.peak, d.rms, probe.onsets, d.duration)
@@ -79,6 +79,7 @@ def warm_up() -> None:
     """Build filter banks and load the category model, so the first file pays nothing."""
     sp.filters()
     cat.model()
+    from sklearn.decomposition import NMF  # noqa: F401  (loops split into sounds: import it now, not on the first loop)
     y = (np.sin(np.linspace(0, 2000, 44100)) * 0.5).astype(np.float32)
     s = sp.compute(sp.to_analysis_rate(y, 44100))
     features.describe(s, 0.5, 0.3, 1, 1.0)

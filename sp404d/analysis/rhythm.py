@@ -7,8 +7,8 @@ The duration rule: a loop cut to a whole number of bars pins its tempo exactly
 (duration = bars x 4 x 60 / BPM), which leaves only the bar count to choose (1, 2, 4, 8 ... apart
 by octaves). A loop is cyclic, so the bar is where its circular autocorrelation repeats while
 half a bar does not; bands are kept apart (kick, snare and hat do not stand in for each other);
-and a snare that returns every half bar (the backbeat) marks beats 2 and 4. That bar evidence,
-the prior and the comb salience pick the count (weights chosen on fixture set 11, checked on sets
+and a snare that returns every half bar (the backbeat) marks beats 2 and 4, found per sound by
+splitting the loop with NMF. That bar evidence, the prior and the comb salience pick the count (weights chosen on fixture set 11, checked on sets
 23 and 29; see tests/bench/bench_accuracy.py).
 """
 
@@ -76,7 +76,8 @@ def _audio_tempo(ac: np.ndarray) -> tuple[float, float]:
 
 BANDS = ((0, 12), (12, 60), (60, 128))  # mel bands: kick/bass, snare/chords, hats
 SNARE_BAND = (70, 110)                  # mel bands where a snare's noise stands out
-W_PRIOR, W_POWER_OF_TWO, W_SALIENCE, W_QUARTER, W_BACKBEAT = 0.5, 0.1, 0.5, -0.5, 0.5
+SOUNDS = 3                              # NMF components: the few sounds a loop repeats
+W_PRIOR, W_POWER_OF_TWO, W_SALIENCE, W_QUARTER, W_BACKBEAT, W_SOUND_BACKBEAT = 0.5, 0.1, 0.5, -0.5, 0.25, 0.75
 
 
 def _circular_acf(log_mel: np.ndarray, lo: int, hi: int) -> np.ndarray:
@@ -92,14 +93,36 @@ def _circular_band_acf(log_mel: np.ndarray) -> np.ndarray:
     return sum(_circular_acf(log_mel, lo, hi) for lo, hi in BANDS) / len(BANDS)
 
 
+def _sound_acfs(mel: np.ndarray) -> list[np.ndarray]:
+    """Split the loop into the few sounds it repeats (NMF on the mel spectrogram) and return the
+    circular autocorrelation of each sound's onsets: a real snare is found wherever its energy
+    sits, not only in a fixed band."""
+    from sklearn.decomposition import NMF
+
+    x = np.sqrt(np.maximum(mel, 0.0))
+    if x.shape[0] < 8 or not x.any():
+        return []
+    activations = NMF(n_components=SOUNDS, init="nndsvda", max_iter=150, random_state=0).fit_transform(x)
+    out = []
+    for j in range(activations.shape[1]):
+        e = np.concatenate([[0.0], np.maximum(0.0, np.diff(activations[:, j]))])
+        e = e - e.mean()
+        f = np.fft.rfft(e)
+        a = np.fft.irfft(f * np.conj(f), e.size)
+        if a[0] > 0:
+            out.append(a / a[0])
+    return out
+
+
 def _circular_at(a: np.ndarray, lag: float) -> float:
     return float(np.interp(lag % a.size, np.arange(a.size), a))
 
 
-def _bar_count(log_mel: np.ndarray, duration: float, ac: np.ndarray) -> tuple[int, float] | None:
+def _bar_count(log_mel: np.ndarray, mel: np.ndarray, duration: float, ac: np.ndarray) -> tuple[int, float] | None:
     """The most likely whole number of bars, and its score, or None when no count fits the range."""
     circular = _circular_band_acf(log_mel)
     snare = _circular_acf(log_mel, *SNARE_BAND)
+    sounds = _sound_acfs(mel)
     frames = circular.size
     best = None
     for n in BAR_COUNTS:
@@ -111,15 +134,17 @@ def _bar_count(log_mel: np.ndarray, duration: float, ac: np.ndarray) -> tuple[in
         prior = np.exp(-0.5 * (np.log2(bpm / PRIOR_CENTRE) / PRIOR_OCTAVES) ** 2)
         # the backbeat: a snare comes back every half bar, not every beat
         backbeat = _circular_at(snare, bar / 2) - _circular_at(snare, bar / 4)
+        sound_backbeat = max((_circular_at(a, bar / 2) - _circular_at(a, bar / 4) for a in sounds), default=0.0)
         score = (repeats + W_PRIOR * prior + W_POWER_OF_TWO * (n in (1, 2, 4, 8, 16))
                  + W_SALIENCE * float(salience(ac, [bpm])[0]) + W_QUARTER * _circular_at(circular, bar / 4)
-                 + W_BACKBEAT * backbeat)
+                 + W_BACKBEAT * backbeat + W_SOUND_BACKBEAT * sound_backbeat)
         if best is None or score > best[1]:
             best = (n, score)
     return best
 
 
-def analyse(env: np.ndarray, duration: float, is_loop: bool, log_mel: np.ndarray | None = None) -> Rhythm:
+def analyse(env: np.ndarray, duration: float, is_loop: bool, log_mel: np.ndarray | None = None,
+            mel: np.ndarray | None = None) -> Rhythm:
     onsets = int(sp.pick_onsets(env).size)
     env = env[:TEMPO_MAX_FRAMES]
     ac = _autocorrelation(env) if env.size > 8 else np.zeros(1)
@@ -128,7 +153,8 @@ def analyse(env: np.ndarray, duration: float, is_loop: bool, log_mel: np.ndarray
     if not is_loop or ac.size < 4:
         return Rhythm(onsets, periodicity, None, 0.0, None, None)
     audio_bpm, audio_score = _audio_tempo(ac)
-    counted = _bar_count(log_mel, duration, ac) if log_mel is not None and log_mel.shape[0] > 8 else None
+    whole = log_mel is not None and mel is not None and 8 < log_mel.shape[0] <= TEMPO_MAX_FRAMES
+    counted = _bar_count(log_mel, mel, duration, ac) if whole else None  # circular: needs the whole loop
     if counted is not None:
         bars, score = counted
         bpm = bars * 240.0 / duration

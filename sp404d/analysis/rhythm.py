@@ -14,6 +14,7 @@ splitting the loop with NMF. That bar evidence, the prior and the comb salience 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,11 +99,14 @@ def _sound_acfs(mel: np.ndarray) -> list[np.ndarray]:
     circular autocorrelation of each sound's onsets: a real snare is found wherever its energy
     sits, not only in a fixed band."""
     from sklearn.decomposition import NMF
+    from sklearn.exceptions import ConvergenceWarning
 
     x = np.sqrt(np.maximum(mel, 0.0))
     if x.shape[0] < 8 or not x.any():
         return []
-    activations = NMF(n_components=SOUNDS, init="nndsvda", max_iter=150, random_state=0).fit_transform(x)
+    with warnings.catch_warnings():  # rough activations are all the backbeat needs: 150 iterations do
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        activations = NMF(n_components=SOUNDS, init="nndsvda", max_iter=150, random_state=0).fit_transform(x)
     out = []
     for j in range(activations.shape[1]):
         e = np.concatenate([[0.0], np.maximum(0.0, np.diff(activations[:, j]))])

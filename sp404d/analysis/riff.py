@@ -63,24 +63,26 @@ def read_chunks(f: BinaryIO, file_size: int, max_chunks: int = 256) -> RiffInfo 
 DECODABLE_FORMAT_TAGS = frozenset({0x0001, 0x0002, 0x0003, 0x0006, 0x0007, 0x0011, 0x0031, 0xFFFE})
 
 
+def _payload(f: BinaryIO, info: RiffInfo, chunk_id: bytes, size: int) -> bytes | None:
+    """The first `size` bytes of a chunk, or None if the chunk is missing or too short."""
+    chunk = info.find(chunk_id)
+    if chunk is None or chunk.size < size:
+        return None
+    f.seek(chunk.offset)
+    raw = f.read(size)
+    return raw if len(raw) == size else None
+
+
 def format_tag(f: BinaryIO, info: RiffInfo) -> int | None:
     """The codec tag of the fmt chunk (1 = PCM), or None when there is no readable fmt chunk."""
-    fmt = info.find(b"fmt ")
-    if fmt is None or fmt.size < 2:
-        return None
-    f.seek(fmt.offset)
-    raw = f.read(2)
-    return struct.unpack("<H", raw)[0] if len(raw) == 2 else None
+    raw = _payload(f, info, b"fmt ", 2)
+    return struct.unpack("<H", raw)[0] if raw else None
 
 
 def acid(f: BinaryIO, info: RiffInfo) -> dict | None:
     """The ACID chunk (Sony/Magix loop metadata): one-shot flag, root note, beats, tempo."""
-    chunk = info.find(b"acid")
-    if chunk is None or chunk.size < 24:
-        return None
-    f.seek(chunk.offset)
-    raw = f.read(24)
-    if len(raw) < 24:
+    raw = _payload(f, info, b"acid", 24)
+    if raw is None:
         return None
     flags, root, _, _, beats, denominator, numerator, tempo = struct.unpack("<IHHfIHHf", raw)
     return {"one_shot": bool(flags & 0x01), "root_note": root if flags & 0x02 else None, "beats": beats,

@@ -67,11 +67,6 @@ def totals() -> dict:
     }
 
 
-def failures_by_category() -> dict[str, int]:
-    rows = Failure.select(Failure.category, pw.fn.COUNT(Failure.id)).group_by(Failure.category).tuples()
-    return dict(rows)
-
-
 SAMPLE_EXPORT = ("pcm_hash", "samplerate", "channels", "subtype", "bit_depth", "frames", "duration",
                  "analysis_version", "created_at", *ANALYSIS_FIELDS)
 LOCATION_EXPORT = ("path", "state", "size", "mtime_ns", "byte_hash", "container", "match", "first_seen", "last_seen")

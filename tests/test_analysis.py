@@ -117,3 +117,20 @@ def test_pool_replaces_crashed_and_hung_workers(tmp_path):
     assert results[str(hang)]["category"] == "timeout"
     assert all(results[str(p)]["ok"] for p in good)
     assert pool.crashes == 1 and pool.timeouts == 1
+
+
+def test_float_files_with_overs_are_read_not_wrapped(tmp_path):
+    """32-bit float has headroom: a file peaking at +5 dBFS is analysed as it is (libsndfile's
+    float-to-int read would wrap it), and hashed as clipped integer PCM."""
+    import soundfile as sf
+
+    from sp404d.analysis.decode import decode
+
+    t = np.arange(44100) / 44100
+    y = (1.8 * np.sin(2 * np.pi * 220 * t) * np.exp(-3 * t)).astype(np.float32)
+    sf.write(tmp_path / "over.wav", y, 44100, subtype="FLOAT")
+    d = decode(str(tmp_path / "over.wav"))
+    assert d.peak == pytest.approx(1.8, abs=0.01) and float(np.abs(d.excerpt).max()) == pytest.approx(1.8, abs=0.01)
+    assert d.clipped > 0
+    r = analyse(str(tmp_path / "over.wav"))
+    assert r["ok"] and r["peak_dbfs"] == pytest.approx(5.1, abs=0.1)

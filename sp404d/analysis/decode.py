@@ -69,13 +69,21 @@ class _Accumulator:
         self.sum_squares = 0.0
         self.clipped = 0
 
-    def add(self, block: np.ndarray) -> None:  # block: (frames, channels) int32
+    def add(self, block: np.ndarray) -> None:
+        """block: (frames, channels), int32 PCM or float in -1..1 (which may go beyond: float has
+        headroom). The exact hash is of integer PCM, so float is clipped to int32 for the hash only;
+        analysis keeps the unclipped signal."""
         if not block.size:
             return
-        self.hasher.update(np.ascontiguousarray(block, dtype="<i4"))
+        if block.dtype.kind == "f":
+            scaled = block.astype(np.float32, copy=False)
+            pcm = np.clip(np.asarray(block, dtype=np.float64) * 2**31, -2**31, 2**31 - 1).astype("<i4")
+        else:
+            pcm = block
+            scaled = block.astype(np.float32)
+            scaled *= INT32_SCALE
+        self.hasher.update(np.ascontiguousarray(pcm, dtype="<i4"))
         self.frames += len(block)
-        scaled = block.astype(np.float32)
-        scaled *= INT32_SCALE
         peak = max(float(scaled.max()), -float(scaled.min()))
         self.peak = max(self.peak, peak)
         flat = scaled.ravel()
@@ -124,13 +132,16 @@ def _decode_soundfile(path: str, container: str, keep_seconds: float) -> Decoded
     with sf.SoundFile(path) as f:
         _check_shape(f.samplerate, f.channels)
         acc = _Accumulator(f.samplerate, f.channels, keep_seconds)
+        # float files are read as float: libsndfile's float-to-int read does not clip values beyond
+        # full scale (a +6 dB float file came back as garbage)
+        dtype = "float32" if f.subtype in ("FLOAT", "DOUBLE") else "int32"
         try:
             if f.frames <= WHOLE_READ_FRAMES:  # most samples: one read, no generator
-                acc.add(f.read(dtype="int32", always_2d=True))
-                while (more := f.read(BLOCK_FRAMES, dtype="int32", always_2d=True)).size:  # header said less
+                acc.add(f.read(dtype=dtype, always_2d=True))
+                while (more := f.read(BLOCK_FRAMES, dtype=dtype, always_2d=True)).size:  # header said less
                     acc.add(more)
             else:
-                for block in f.blocks(blocksize=BLOCK_FRAMES, dtype="int32", always_2d=True):
+                for block in f.blocks(blocksize=BLOCK_FRAMES, dtype=dtype, always_2d=True):
                     acc.add(block)
         except (sf.LibsndfileError, RuntimeError) as e:
             raise AnalysisFailed(FailureCategory.CORRUPT, f"decoding failed: {e}") from None

@@ -1,0 +1,171 @@
+"""A perceptual fingerprint that works for one-shots from 50 ms up.
+
+Chromaprint gives nothing below ~2.7 s, so most of a sample library would go unmatched. This is a
+masked spectral bit-hash in the manner of Haitsma & Kalker: on a fine time grid, one bit per band
+boundary says whether the energy difference between adjacent bands grew or shrank from the last
+frame. Signs of differences ignore gain; a band limit of 5 kHz at 11,025 Hz ignores what lossy
+codecs and resampling remove; trimming silence relative to the peak ignores padding and encoder
+delay; bits where the sound is near silent are masked out, since noise decides them.
+
+Two fingerprints are compared by their bit error rate over the overlap, at the best of a few small
+time shifts (what is left of encoder delay and trim jitter). Bits alone can call two different quiet
+sounds close, so a candidate is confirmed by its waveform shape: the trimmed sound low-passed to
+2,756 Hz, 1,024 samples of int8 (0.37 s, where a one-shot's identity is), compared by normalised
+correlation with a small lag search. Re-encodes keep that shape; separately recorded hits do not.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+import soxr
+
+SR = 11025
+N_FFT = 512          # 46 ms: steadier band energies under lossy coding than 23 ms (measured)
+HOP = 64             # 5.8 ms: a 50 ms hit still gives ~8 frames
+BANDS = 17           # 16 bits per frame
+F_MIN, F_MAX = 80.0, 5000.0
+MAX_FRAMES = 172     # the first second after the onset identifies a sound
+TRIM_DB = -40.0      # silence, relative to the peak
+MASK_DB = -45.0      # frames quieter than this (relative to the loudest) carry no bits
+MAX_SHIFT = 6        # frames (+-35 ms): encoder delay and pre-echo left after trimming
+SHAPE_DECIMATION = 4  # 11,025 / 4 = 2,756 Hz
+SHAPE_SAMPLES = 1024
+SHAPE_LAG = 83        # samples (+-30 ms): lossy pre-echo can move the trim point by most of a frame
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    bits: np.ndarray     # (frames, 16) bool
+    mask: np.ndarray     # (frames,) bool: frames loud enough to count
+    duration: float      # seconds of sound between trimmed silences
+    shape: np.ndarray    # (<= 1024,) int8: the trimmed waveform at 2,756 Hz, peak-normalised
+
+    def pack(self) -> bytes:
+        """Compact storage (~1.2 KB): frame count, duration, shape length, bits, mask, shape."""
+        frames = self.bits.shape[0]
+        head = (np.array([frames, self.shape.size], dtype="<u2").tobytes() + np.float32(self.duration).tobytes())
+        return (head + np.packbits(self.bits, axis=1).tobytes() + np.packbits(self.mask).tobytes()
+                + self.shape.astype(np.int8).tobytes())
+
+    @classmethod
+    def unpack(cls, blob: bytes) -> "Fingerprint":
+        frames, shape_len = (int(v) for v in np.frombuffer(blob[:4], "<u2"))
+        duration = float(np.frombuffer(blob[4:8], "<f4")[0])
+        at = 8
+        bits = np.unpackbits(np.frombuffer(blob[at:at + 2 * frames], np.uint8).reshape(frames, 2), axis=1).astype(bool)
+        at += 2 * frames
+        mask_bytes = (frames + 7) // 8
+        mask = np.unpackbits(np.frombuffer(blob[at:at + mask_bytes], np.uint8))[:frames].astype(bool)
+        at += mask_bytes
+        shape = np.frombuffer(blob[at:at + shape_len], np.int8).copy()
+        return cls(bits, mask, duration, shape)
+
+
+@functools.lru_cache(maxsize=1)
+def _bands() -> tuple[np.ndarray, np.ndarray]:
+    import librosa
+
+    fb = librosa.filters.mel(sr=SR, n_fft=N_FFT, n_mels=BANDS, fmin=F_MIN, fmax=F_MAX).astype(np.float32)
+    window = np.hanning(N_FFT + 1)[:-1].astype(np.float32)
+    return fb, window
+
+
+def trim(y: np.ndarray) -> np.ndarray:
+    """Cut leading and trailing silence, relative to the peak (so gain does not move the cut)."""
+    peak = float(np.abs(y).max()) if y.size else 0.0
+    if peak <= 0:
+        return y[:0]
+    loud = np.flatnonzero(np.abs(y) >= peak * 10 ** (TRIM_DB / 20))
+    return y[loud[0]: loud[-1] + 1]
+
+
+def compute(y: np.ndarray, sr: int) -> Fingerprint | None:
+    """Fingerprint of mono float audio at `sr`; None for silence."""
+    y = np.ascontiguousarray(y, dtype=np.float32)
+    if sr != SR:
+        y = soxr.resample(y, sr, SR, quality="HQ").astype(np.float32, copy=False)
+    y = trim(y)
+    if y.size == 0:
+        return None
+    duration = y.size / SR
+    # centred frames (half a window of silence each side): a 50 ms hit still spans ~16 frames
+    y = np.pad(y[: MAX_FRAMES * HOP + N_FFT // 2], N_FFT // 2)
+    fb, window = _bands()
+    frames = np.lib.stride_tricks.sliding_window_view(y, N_FFT)[::HOP]
+    power = np.abs(np.fft.rfft(frames * window, axis=1)) ** 2
+    energy = np.log(np.maximum(power @ fb.T, 1e-12))                 # (frames, 17)
+    band_diff = energy[:, :-1] - energy[:, 1:]                        # (frames, 16)
+    bits = (band_diff[1:] - band_diff[:-1]) > 0                       # (frames-1, 16)
+    level = 10 * np.log10(np.maximum(power.sum(axis=1), 1e-20))
+    loud = level > level.max() + MASK_DB
+    mask = loud[1:] & loud[:-1]
+    low = soxr.resample(y[: SHAPE_SAMPLES * SHAPE_DECIMATION], SR, SR // SHAPE_DECIMATION, quality="HQ")
+    shape = np.round(low / max(float(np.abs(low).max()), 1e-9) * 127).astype(np.int8)[:SHAPE_SAMPLES]
+    return Fingerprint(bits[:MAX_FRAMES], mask[:MAX_FRAMES], duration, shape)
+
+
+def distance(a: Fingerprint, b: Fingerprint, max_shift: int = MAX_SHIFT) -> float:
+    """Bit error rate (0 same, ~0.5 unrelated) at the best shift; 1.0 if they hardly overlap."""
+    best = 1.0
+    for shift in range(-max_shift, max_shift + 1):
+        if shift >= 0:
+            ab, am, bb, bm = a.bits[shift:], a.mask[shift:], b.bits, b.mask
+        else:
+            ab, am, bb, bm = a.bits, a.mask, b.bits[-shift:], b.mask[-shift:]
+        n = min(ab.shape[0], bb.shape[0])
+        both = am[:n] & bm[:n]
+        counted = int(both.sum())
+        if counted == 0 or counted < 0.5 * min(int(a.mask.sum()), int(b.mask.sum())):
+            continue
+        errors = np.count_nonzero(ab[:n][both] != bb[:n][both])
+        best = min(best, errors / (counted * ab.shape[1]))
+    return best
+
+
+def shape_similarity(a: Fingerprint, b: Fingerprint, max_lag: int = SHAPE_LAG) -> float:
+    """Normalised correlation of the waveform shapes at the best lag within +-max_lag (1 = same
+    waveform). Computed with one FFT; each lag is normalised by the overlapping part's energy."""
+    x, y = a.shape.astype(np.float64), b.shape.astype(np.float64)
+    n = min(x.size, y.size)
+    if n < 8:
+        return 0.0
+    x, y = x[:n], y[:n]
+    size = 1 << int(np.ceil(np.log2(2 * n)))
+    corr = np.fft.irfft(np.fft.rfft(x, size) * np.conj(np.fft.rfft(y, size)), size)
+    cx, cy = np.concatenate([[0.0], np.cumsum(x * x)]), np.concatenate([[0.0], np.cumsum(y * y)])
+    best = -1.0
+    for lag in range(-min(max_lag, n - 8), min(max_lag, n - 8) + 1):
+        # x[lag:] against y[:n-lag] for lag >= 0; x[:n+lag] against y[-lag:] otherwise
+        if lag >= 0:
+            ex, ey = cx[n] - cx[lag], cy[n - lag]
+        else:
+            ex, ey = cx[n + lag], cy[n] - cy[-lag]
+        if ex > 0 and ey > 0:
+            best = max(best, float(corr[lag % size]) / np.sqrt(ex * ey))
+    return best
+
+
+# Decision thresholds, from tests/bench/bench_dedupe.py (300 dev-corpus sources x 11 encodings,
+# every velocity-layered kit among them): BER alone at 0.30 finds 99.5 % of duplicate pairs but
+# calls 0.10 % of the others duplicates; requiring the waveform shape between 0.20 and 0.30 keeps
+# 99.49 % recall at 0.046 % false pairs. Durations must agree (the trimmed sounds).
+CLOSE_BER = 0.20
+FAR_BER = 0.30
+MIN_SHAPE = 0.8
+
+
+def durations_agree(a: Fingerprint, b: Fingerprint) -> bool:
+    return abs(np.log(max(a.duration, 1e-3) / max(b.duration, 1e-3))) < np.log(1.3) or abs(a.duration - b.duration) < 0.12
+
+
+def near_duplicate(a: Fingerprint, b: Fingerprint) -> tuple[bool, float]:
+    """(same sound?, bit error rate). Pure: the writer calls it on index candidates."""
+    if not durations_agree(a, b):
+        return False, 1.0
+    ber = distance(a, b)
+    if ber <= CLOSE_BER:
+        return True, ber
+    return ber <= FAR_BER and shape_similarity(a, b) >= MIN_SHAPE, ber

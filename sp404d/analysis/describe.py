@@ -28,13 +28,13 @@ def describe(d: Decoded, path: str, use_names: bool = True) -> dict:
 
     acid = d.acid
     loop_name = tags.loop_hint(path) if use_names else None
-    probe = rhythm.analyse(env, d.duration, is_loop=False)  # onsets and periodicity only
+    probe = rhythm.pulse(env)
     kind = decide.kind(loop_name, acid, d.duration, probe.onsets, probe.periodicity, shape["active_fraction"],
                        shape["sustain_db"])
     if use_names and kind.value == "loop" and kind.source == "audio" and tags.names_a_drum(path):
         kind = decide.Choice("one-shot", 0.7, "name")  # "SN3_04" ringing out is a snare, not a loop
     is_loop = kind.value == "loop"
-    rh = rhythm.analyse(env, d.duration, is_loop=True, log_mel=s.log_mel, mel=s.mel) if is_loop else probe
+    rh = rhythm.tempo(probe, d.duration, s.log_mel, s.mel) if is_loop else probe.without_tempo()
     bpm = decide.tempo(is_loop, acid, tags.bpm_from_name(path) if use_names else None, rh, d.duration)
 
     feats = features.describe(s, d.peak, d.rms, probe.onsets, d.duration)

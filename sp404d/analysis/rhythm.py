@@ -147,15 +147,33 @@ def _bar_count(log_mel: np.ndarray, mel: np.ndarray, duration: float, ac: np.nda
     return best
 
 
-def analyse(env: np.ndarray, duration: float, is_loop: bool, log_mel: np.ndarray | None = None,
-            mel: np.ndarray | None = None) -> Rhythm:
+@dataclass(frozen=True)
+class Pulse:
+    """What every file gets: how many onsets, how strongly they repeat, and the autocorrelation
+    that tempo estimation reuses (computed once)."""
+
+    onsets: int
+    periodicity: float
+    ac: np.ndarray
+
+    def without_tempo(self) -> Rhythm:
+        return Rhythm(self.onsets, self.periodicity, None, 0.0, None, None)
+
+
+def pulse(env: np.ndarray) -> Pulse:
     onsets = int(sp.pick_onsets(env).size)
     env = env[:TEMPO_MAX_FRAMES]
     ac = _autocorrelation(env) if env.size > 8 else np.zeros(1)
     lags = (60.0 * sp.FPS / np.array([BPM_MAX, BPM_MIN])).astype(int)
     periodicity = float(np.clip(ac[lags[0]:lags[1]].max(), 0, 1)) if ac.size > lags[1] else 0.0
-    if not is_loop or ac.size < 4:
-        return Rhythm(onsets, periodicity, None, 0.0, None, None)
+    return Pulse(onsets, periodicity, ac)
+
+
+def tempo(p: Pulse, duration: float, log_mel: np.ndarray | None = None, mel: np.ndarray | None = None) -> Rhythm:
+    """The tempo of a loop: whole bars when the audio supports them, else the audio's own estimate."""
+    ac = p.ac
+    if ac.size < 4:
+        return p.without_tempo()
     audio_bpm, audio_score = _audio_tempo(ac)
     whole = log_mel is not None and mel is not None and 8 < log_mel.shape[0] <= TEMPO_MAX_FRAMES
     counted = _bar_count(log_mel, mel, duration, ac) if whole else None  # circular: needs the whole loop
@@ -165,10 +183,10 @@ def analyse(env: np.ndarray, duration: float, is_loop: bool, log_mel: np.ndarray
         # trust whole bars only when the audio hears a beat at that tempo or an octave of it
         support = max(float(salience(ac, [bpm * f])[0]) for f in (0.5, 1.0, 2.0))
         if audio_score > 0 and support >= 0.5 * audio_score:
-            return Rhythm(onsets, periodicity, round(bpm, 2), round(float(np.clip(0.4 + score / 3, 0.3, 0.9)), 3),
+            return Rhythm(p.onsets, p.periodicity, round(bpm, 2), round(float(np.clip(0.4 + score / 3, 0.3, 0.9)), 3),
                           "duration", bars)
     confidence = round(float(np.clip(audio_score, 0.05, 0.9)), 3)
-    return Rhythm(onsets, periodicity, round(audio_bpm, 2), confidence, "audio", None)
+    return Rhythm(p.onsets, p.periodicity, round(audio_bpm, 2), confidence, "audio", None)
 
 
 def bars_for(bpm: float, duration: float, tolerance: float = 0.01) -> int | None:

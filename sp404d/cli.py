@@ -12,7 +12,7 @@ import time
 import traceback
 
 from sp404d import __version__, config as config_mod, logs
-from sp404d.errors import DaemonNotRunning, LibraryBusy, Sp404dError
+from sp404d.errors import LibraryBusy, Sp404dError
 
 
 def _parser() -> argparse.ArgumentParser:

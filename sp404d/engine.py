@@ -52,18 +52,8 @@ class Engine:
     def scan(self, paths: list[str], kind: str = "scan", wait: bool = False, defer=None) -> Job:
         """Walk `paths` in a background thread (one walk at a time) and return its job.
         `defer(path)` takes files modified in the last few seconds (see Pipeline.scan)."""
-        job = self.progress.new_job(kind, tuple(paths))
-
-        def walk() -> None:
-            with self._scan_lock, self.db.connection_context():
-                try:
-                    self.pipeline.scan(list(paths), job, defer, recent_seconds=self.config.settle_seconds + 2)
-                except Exception:
-                    log.exception("scan failed", paths=paths)
-                    self.progress.walked(job)
-
-        thread = threading.Thread(target=walk, name=f"sp404d-{kind}-{job.id}", daemon=True)
-        thread.start()
+        job = self._background(kind, paths, lambda job: self.pipeline.scan(
+            list(paths), job, defer, recent_seconds=self.config.settle_seconds + 2))
         if wait:
             self.progress.wait_job(job)
         return job
@@ -72,17 +62,25 @@ class Engine:
         """Re-analyse, in a background thread, samples recorded by an older analyser."""
         from sp404d.analysis.worker import ANALYSIS_VERSION
 
-        job = self.progress.new_job(kind, tuple(roots or ()))
+        def work(job: Job) -> None:
+            paths = queries.outdated(ANALYSIS_VERSION, roots, limit)
+            if paths:
+                log.info("re-analysing samples from an older analyser", files=len(paths))
+            self.pipeline.reanalyse(paths, job)
+
+        return self._background(kind, roots or (), work)
+
+    def _background(self, kind: str, paths, work) -> Job:
+        """Run `work(job)` in its own thread, one walk at a time, on its own DB connection. A job
+        whose walk fails is still closed, so nobody waits on it forever."""
+        job = self.progress.new_job(kind, tuple(paths))
 
         def run() -> None:
             with self._scan_lock, self.db.connection_context():
                 try:
-                    paths = queries.outdated(ANALYSIS_VERSION, roots, limit)
-                    if paths:
-                        log.info("re-analysing samples from an older analyser", files=len(paths))
-                    self.pipeline.reanalyse(paths, job)
+                    work(job)
                 except Exception:
-                    log.exception("re-analysis failed")
+                    log.exception("background job failed", kind=kind, paths=list(paths))
                     self.progress.walked(job)
 
         threading.Thread(target=run, name=f"sp404d-{kind}-{job.id}", daemon=True).start()

@@ -15,7 +15,6 @@ class Subscription:
     def __init__(self, bus: "EventBus", maxsize: int):
         self.bus = bus
         self.queue: queue.Queue = queue.Queue(maxsize=maxsize)
-        self.dropped = 0
 
     def get(self, timeout: float) -> dict | None:
         try:
@@ -54,7 +53,6 @@ class EventBus:
                 except queue.Full:
                     try:
                         sub.queue.get_nowait()
-                        sub.dropped += 1
                     except queue.Empty:
                         pass
 

@@ -7,7 +7,6 @@ import io
 import json
 import subprocess
 import sys
-import time
 
 from fixtures.audio import hit, make_pack, write
 from tests.conftest import wait_until

@@ -1,8 +1,6 @@
 """Watching with real watchdog observers on real folders."""
 
 import errno
-import os
-import time
 
 from sp404d.watch import observer as obs
 from sp404d.watch.observer import Hints, Watcher
@@ -67,7 +65,6 @@ def test_polling_daemon_records_a_drop(daemon_env):
     from tests.conftest import DaemonEnv
 
     env = DaemonEnv(daemon_env.root, observer="polling")
-    daemon_env.config = env.config
     env.start()
     try:
         from fixtures.audio import hit, write

@@ -16,14 +16,19 @@ from sp404d.analysis.decode import Decoded
 FEATURE_SECONDS = 120.0  # features and tempo from the first two minutes of a long file
 
 
+def tonal_vectors(s: sp.Spectra) -> tuple[np.ndarray, np.ndarray]:
+    """The whole file's chroma (energy-weighted) and the opening chord's (the first half second of sound)."""
+    start = int(np.argmax(s.frame_db > -30.0))
+    opening = sp.chroma(s, slice(start, start + int(key.OPENING_SECONDS * sp.FPS))).sum(axis=0)
+    return key.profile_chroma(sp.chroma(s), s.energy), opening
+
+
 def describe(d: Decoded, path: str, use_names: bool = True) -> dict:
     y = sp.to_analysis_rate(d.excerpt[: int(FEATURE_SECONDS * d.samplerate)], d.samplerate)
     s = sp.compute(y)
     env = sp.onset_envelope(s)
     shape = cat.envelope_shape(s)
-    chroma_vector = key.profile_chroma(sp.chroma(s), s.energy)
-    start = int(np.argmax(s.frame_db > -30.0))  # the opening chord: from the first sound, half a second
-    opening = sp.chroma(s, slice(start, start + int(key.OPENING_SECONDS * sp.FPS))).sum(axis=0)
+    chroma_vector, opening = tonal_vectors(s)
     tonalness = key.tonalness(chroma_vector)
 
     acid = d.acid

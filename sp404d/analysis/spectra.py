@@ -55,10 +55,6 @@ class Spectra:
             self._tonal = tonal_power(self.power)
         return self._tonal
 
-    @property
-    def frames(self) -> int:
-        return self.mag.shape[0]
-
     def active(self, floor_db: float = -60.0) -> np.ndarray:
         """Frames within `floor_db` of the loudest: silence must not drag averages down."""
         mask = self.frame_db > floor_db

@@ -107,8 +107,6 @@ def key_name(pc: int, scale: str) -> str:
 
 CATEGORIES = ("kick", "snare", "clap", "rim", "hat-closed", "hat-open", "cymbal", "tom", "perc", "bass", "808",
               "vocal", "fx", "keys/melodic", "pad", "drum-loop", "melodic-loop", "vocal-loop")
-ONE_SHOT_CATEGORIES = CATEGORIES[:15]
-LOOP_CATEGORIES = CATEGORIES[15:]
 
 # single words -> category; checked on the file name first, then folders, nearest first
 _WORDS = {

@@ -54,7 +54,6 @@ class Writer(threading.Thread):
         self.batch_seconds = batch_ms / 1000.0
         self.queue: queue.Queue = queue.Queue(maxsize=queue_size)
         self.transactions = 0
-        self.commands_written = 0
         self.error: str | None = None  # set while a batch waits to be retried (shown in status)
         self._stopping = threading.Event()
 
@@ -131,7 +130,6 @@ class Writer(threading.Thread):
             for cmd in batch:
                 effects.extend(self._apply(cmd))
         self.transactions += 1
-        self.commands_written += len(batch)
         return effects
 
     # -- applying one command (inside the batch's transaction) --

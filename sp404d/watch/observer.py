@@ -16,7 +16,7 @@ from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
 from sp404d import logs
-from sp404d.watch.names import is_candidate, is_junk
+from sp404d.watch.names import is_candidate
 
 log = logs.get("watch")
 
@@ -131,5 +131,3 @@ def _stop_quietly(observer) -> None:
     except Exception:  # an observer whose root vanished can fail to unschedule (watchdog #43, #758)
         pass
 
-
-__all__ = ["Hints", "Watcher", "WatchedRoot", "is_junk"]

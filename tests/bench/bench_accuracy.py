@@ -20,7 +20,6 @@ import tempfile
 from multiprocessing import Pool
 from pathlib import Path
 
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
@@ -29,6 +28,7 @@ from fixtures import music  # noqa: E402
 from sp404d.analysis import key as key_mod  # noqa: E402
 from sp404d.analysis import spectra as sp  # noqa: E402
 from sp404d.analysis.decode import decode  # noqa: E402
+from sp404d.analysis.describe import tonal_vectors  # noqa: E402
 from sp404d.analysis.worker import analyse  # noqa: E402
 
 
@@ -44,9 +44,7 @@ def _profiles(path: str) -> dict:
     """Key by every profile, with and without the opening-chord re-rank."""
     d = decode(path)
     s = sp.compute(sp.to_analysis_rate(d.excerpt, d.samplerate))
-    vector = key_mod.profile_chroma(sp.chroma(s), s.energy)
-    start = int(np.argmax(s.frame_db > -30.0))
-    opening = sp.chroma(s, slice(start, start + int(key_mod.OPENING_SECONDS * sp.FPS))).sum(axis=0)
+    vector, opening = tonal_vectors(s)
     out = {}
     for name in key_mod.PROFILES:
         out[(name, "profile only")] = key_mod.estimate(vector, None, name)[:2]

@@ -104,8 +104,7 @@ def main() -> None:
     pairs = []  # (duplicate?, ber, shape, variant name when one side is an original)
     t = time.perf_counter()
     for (ga, pa, fa), (gb, pb, fb) in itertools.combinations(items, 2):
-        close = (abs(np.log(max(fa.duration, 1e-3) / max(fb.duration, 1e-3))) < np.log(1.3)
-                 or abs(fa.duration - fb.duration) < 0.12)
+        close = fp.durations_agree(fa, fb)
         variant = pb.stem if pa == members[ga][0] and ga == gb else ""
         if close:
             pairs.append((group[ga] == group[gb], fp.distance(fa, fb), fp.shape_similarity(fa, fb), variant))

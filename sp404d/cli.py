@@ -33,6 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     e = sub.add_parser("export", help="one line per file location, with every field of its sample")
     e.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     e.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
+    d = sub.add_parser("dupes", help="sounds that live in more than one file (exact copies and near duplicates)")
+    d.add_argument("--json", action="store_true", help="one JSON object per group")
     for name, text in (("pause", "stop taking new files (in-flight ones finish)"), ("resume", "take new files again"),
                        ("rescan", "walk the watched folders now")):
         sub.add_parser(name, help=text)
@@ -86,9 +88,11 @@ def format_status(s: dict) -> str:
         "watching: " + (", ".join(f"{r['path']} ({r['observer']})" for r in s["roots"]) or "nothing"),
         f"queues:   settling {q['settling']}, queued {q['queued']}, analysing {q['analysing']}, writing {q['writing']}",
         f"since start: seen {c['seen']}, analysed {c['analysed']}, unchanged {c['unchanged']}, "
-        f"duplicates {c['duplicates']}, failed {c['failed']}; {s['rate_per_second']:.1f} files/s{eta}",
-        f"library:  {t['samples']} samples in {t['locations']} files ({t['duplicates']} duplicates, "
-        f"{t['missing']} missing, {t['failed']} failed) — {s['library']}",
+        f"duplicates {c['duplicates']} exact + {c['near_duplicates']} near, failed {c['failed']}; "
+        f"{s['rate_per_second']:.1f} files/s{eta}",
+        f"library:  {t['samples']} samples ({t['groups']} distinct sounds) in {t['locations']} files "
+        f"({t['duplicates']} exact and {t['near_duplicates']} near duplicates, {t['missing']} missing, "
+        f"{t['failed']} failed) — {s['library']}",
     ]
     if s["failed_by_category"]:
         lines.append("failed:   " + ", ".join(f"{k} {v}" for k, v in sorted(s["failed_by_category"].items())))
@@ -194,17 +198,47 @@ def print_summary(job: dict, json_out: bool) -> None:
     failed = ", ".join(f"{k} {v}" for k, v in sorted(job["failed_by_category"].items()))
     state = "" if job["done"] else " (interrupted: run it again to finish)"
     print(f"seen {job['seen']}, analysed {job['analysed']}, unchanged {job['unchanged']}, "
-          f"duplicates {job['duplicates']}, failed {job['failed']}{f' ({failed})' if failed else ''} "
+          f"duplicates {job['duplicates']} exact + {job['near_duplicates']} near, failed {job['failed']}{f' ({failed})' if failed else ''} "
           f"in {job['elapsed']:.1f} s ({rate:.0f} files/s){state}")
+
+
+def _library(cfg):
+    """The library, opened for reading (the daemon, if running, stays its only writer)."""
+    from sp404d.library.schema import open_library
+
+    if not cfg.library_path.exists():
+        raise Sp404dError(f"no library yet at {cfg.library_path}: run `sp404d run` or `sp404d import PATH` first")
+    return open_library(cfg.library_path, migrate_schema=False)
+
+
+def cmd_dupes(cfg, args) -> int:
+    from sp404d.library import queries
+
+    sys.stdout.reconfigure(errors="surrogateescape")
+    groups = files = freeable = 0
+    with _library(cfg).connection_context():
+        for g in queries.duplicate_groups():
+            groups += 1
+            files += len(g["members"])
+            freeable += g["freeable_bytes"]
+            if args.json:
+                print(json.dumps(g))
+                continue
+            c = g["canonical"]
+            print(f"group {g['group']}: {c['path']}  [{c['container']}, {c['quality']}]")
+            for m in g["members"]:
+                how = f"near {m['distance']:.2f}" if m["match"] == "near" else m["match"]
+                print(f"  {how:<12} {m['path']}  [{m['container']}, {m['quality']}]")
+    if not args.json:
+        print(f"{groups} sounds have duplicates: {files} extra files, {freeable / 1e6:.1f} MB that could be freed "
+              f"(sp404d never deletes; the canonical file of each group is the one kits use)")
+    return 0
 
 
 def cmd_export(cfg, args) -> int:
     from sp404d.library import queries
-    from sp404d.library.schema import open_library
 
-    if not cfg.library_path.exists():
-        raise Sp404dError(f"no library yet at {cfg.library_path}")
-    db = open_library(cfg.library_path, migrate_schema=False)
+    db = _library(cfg)
     out = open(args.output, "w", newline="", encoding="utf-8", errors="surrogateescape") if args.output else sys.stdout
     if out is sys.stdout:
         sys.stdout.reconfigure(errors="surrogateescape")
@@ -224,5 +258,5 @@ def cmd_export(cfg, args) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "status": cmd_status, "import": cmd_import, "export": cmd_export,
+COMMANDS = {"run": cmd_run, "status": cmd_status, "import": cmd_import, "export": cmd_export, "dupes": cmd_dupes,
             "pause": _simple("pause"), "resume": _simple("resume"), "rescan": _simple("rescan")}

@@ -157,8 +157,13 @@ FAR_BER = 0.30
 MIN_SHAPE = 0.8
 
 
+DURATION_RATIO = 1.3
+DURATION_SLACK = 0.12  # seconds
+
+
 def durations_agree(a: Fingerprint, b: Fingerprint) -> bool:
-    return abs(np.log(max(a.duration, 1e-3) / max(b.duration, 1e-3))) < np.log(1.3) or abs(a.duration - b.duration) < 0.12
+    return (abs(np.log(max(a.duration, 1e-3) / max(b.duration, 1e-3))) < np.log(DURATION_RATIO)
+            or abs(a.duration - b.duration) < DURATION_SLACK)
 
 
 def near_duplicate(a: Fingerprint, b: Fingerprint) -> tuple[bool, float]:
@@ -169,3 +174,43 @@ def near_duplicate(a: Fingerprint, b: Fingerprint) -> tuple[bool, float]:
     if ber <= CLOSE_BER:
         return True, ber
     return ber <= FAR_BER and shape_similarity(a, b) >= MIN_SHAPE, ber
+
+
+# -- the coarse key the index ranks candidates by --
+
+ENVELOPE_SEGMENTS = 16
+SPECTRUM_BANDS = 12
+COARSE_DIMS = ENVELOPE_SEGMENTS + SPECTRUM_BANDS
+
+
+@functools.lru_cache(maxsize=1)
+def _spectrum_edges() -> np.ndarray:
+    # log-spaced bins of the shape's 1,024-point spectrum (2,756 Hz: up to 1,378 Hz), from ~20 Hz
+    return np.unique(np.round(np.geomspace(8, SHAPE_SAMPLES // 2 + 1, SPECTRUM_BANDS + 1)).astype(int))
+
+
+def coarse(f: Fingerprint) -> np.ndarray:
+    """A small float vector that copies of one sound share: the waveform shape's level envelope
+    (16 segments of 23 ms) and its low-frequency spectrum (12 log bands), both in dB relative to
+    their maximum, so gain, codec and sample rate barely move it. Only ranks candidates; the
+    decision is near_duplicate()'s."""
+    x = np.zeros(SHAPE_SAMPLES, np.float32)
+    x[: f.shape.size] = f.shape.astype(np.float32) / 127.0
+    seg = np.sqrt((x.reshape(ENVELOPE_SEGMENTS, -1) ** 2).mean(axis=1))
+    env = 20 * np.log10(np.maximum(seg / max(float(seg.max()), 1e-9), 1e-2)) / 40.0       # 0 .. -1
+    power = np.abs(np.fft.rfft(x)) ** 2
+    edges = _spectrum_edges()
+    bands = np.array([power[lo:hi].sum() for lo, hi in zip(edges[:-1], edges[1:])], np.float64)
+    bands = np.pad(bands, (0, SPECTRUM_BANDS - bands.size))
+    spec = 10 * np.log10(np.maximum(bands / max(float(bands.max()), 1e-12), 1e-4)) / 40.0  # 0 .. -1
+    return np.concatenate([env, spec]).astype(np.float32)
+
+
+def pack_key(duration: float, key: np.ndarray) -> bytes:
+    """Stored form of a coarse key: the trimmed duration, then the key, as float32 (116 bytes)."""
+    return np.concatenate([[duration], key]).astype("<f4").tobytes()
+
+
+def unpack_key(blob: bytes) -> tuple[float, np.ndarray]:
+    values = np.frombuffer(blob, "<f4")
+    return float(values[0]), values[1:].astype(np.float32)

@@ -10,12 +10,25 @@ import os
 import stat as stat_mod
 import time
 
-from sp404d.analysis.decode import decode
+from sp404d.analysis import fingerprint
+from sp404d.analysis.decode import Decoded, decode
 from sp404d.analysis.describe import describe
 from sp404d.errors import AnalysisFailed, FailureCategory
 
 # Bumped whenever the analysis changes what it stores; samples of an older version are re-analysed.
-ANALYSIS_VERSION = 2
+# 3: near-duplicate fingerprint and index key.
+ANALYSIS_VERSION = 3
+
+
+def identity(d: Decoded) -> dict:
+    """What near-duplicate matching needs: the fingerprint, its index key, and the quality facts
+    that choose a group's canonical member. Computed here, so the writer only compares."""
+    f = fingerprint.compute(d.excerpt, d.samplerate)
+    return {
+        "fingerprint": f.pack() if f else None,
+        "fp_key": fingerprint.pack_key(f.duration, fingerprint.coarse(f)) if f else None,
+        "lossless": d.bit_depth is not None,
+    }
 
 
 def failure(category: FailureCategory, message: str) -> dict:
@@ -36,6 +49,7 @@ def analyse(path: str, max_bytes: int = 2048 << 20, use_names: bool = True) -> d
             return failure(FailureCategory.TOO_LARGE, f"{st.st_size} bytes is over the limit of {max_bytes}")
         d = decode(path)
         described = describe(d, path, use_names)
+        described.update(identity(d))
     except AnalysisFailed as e:
         return failure(e.category, e.message)
     except (PermissionError, FileNotFoundError, IsADirectoryError) as e:

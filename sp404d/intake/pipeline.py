@@ -250,7 +250,7 @@ class Pipeline:
                 _, path, match, job, byte_hash = effect
                 self.progress.count("recorded", job)
                 if is_duplicate(match):
-                    self.progress.count("duplicates", job)
+                    self.progress.count("near_duplicates" if match == "near" else "duplicates", job)
                 with self._lock:
                     self._unwritten_bytes[byte_hash] -= 1
                     if self._unwritten_bytes[byte_hash] <= 0:

@@ -7,7 +7,8 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
-COUNTER_NAMES = ("seen", "unchanged", "analysed", "recorded", "duplicates", "failed", "moved", "missing")
+COUNTER_NAMES = ("seen", "unchanged", "analysed", "recorded", "duplicates", "near_duplicates", "failed", "moved",
+                 "missing")
 
 
 @dataclass

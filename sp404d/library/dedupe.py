@@ -1,22 +1,25 @@
-"""The dedupe decision, as a pure function. The writer calls it serially, so two copies
-analysed at the same moment still end up as one sample with two locations."""
+"""Dedupe decisions, as pure functions. The writer calls them serially, so two copies analysed at
+the same moment still end up as one sample (or one group) with two locations."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+EXACT_MATCHES = ("exact-bytes", "exact-pcm")
+
 
 @dataclass(frozen=True)
 class Decision:
     new_sample: bool  # create a sample for this waveform
-    match: str        # how the location joins its sample: first, exact-bytes, exact-pcm
+    match: str        # how the location joins: first, exact-bytes, exact-pcm, near
 
 
-def decide(sample_exists: bool, bytes_known: bool) -> Decision:
+def decide(sample_exists: bool, bytes_known: bool, near: bool = False) -> Decision:
     """sample_exists: a sample with this exact PCM hash is in the library.
-    bytes_known: another location already holds these exact bytes."""
+    bytes_known: another location already holds these exact bytes.
+    near: the (new) sample was found to be a near duplicate of a sample already in the library."""
     if not sample_exists:
-        return Decision(new_sample=True, match="first")
+        return Decision(new_sample=True, match="near" if near else "first")
     if bytes_known:
         return Decision(new_sample=False, match="exact-bytes")
     return Decision(new_sample=False, match="exact-pcm")
@@ -24,3 +27,15 @@ def decide(sample_exists: bool, bytes_known: bool) -> Decision:
 
 def is_duplicate(match: str) -> bool:
     return match != "first"
+
+
+def quality(lossless: bool | None, samplerate: int, bit_depth: int | None, duration: float) -> tuple:
+    """Sort key for a group's canonical member: lossless over lossy, then the higher sample rate,
+    then the greater bit depth, then the longer file (a truncated copy loses to a whole one)."""
+    return (bool(lossless), samplerate or 0, bit_depth or 0, round(duration or 0.0, 3))
+
+
+def canonical(members: list[tuple[int, tuple]]) -> int:
+    """The id of the best member, from (id, quality key) pairs; on a tie the oldest (lowest id),
+    so the choice is stable as copies arrive."""
+    return max(members, key=lambda m: (m[1], -m[0]))[0]

@@ -90,6 +90,14 @@ class Sample(Base):
     tonalness = pw.FloatField(null=True)
     mfcc_mean = JSONField(null=True)
     mfcc_std = JSONField(null=True)
+    # near duplicates (schema v3): samples of one sound form a group; its canonical member is the
+    # best-quality source (lossless, then higher rate and depth, then longer)
+    fingerprint = pw.BlobField(null=True)  # analysis.fingerprint.Fingerprint.pack()
+    fp_key = pw.BlobField(null=True)       # library.near_index.pack_key(): what the index ranks by
+    lossless = pw.BooleanField(null=True)
+    group_id = pw.IntegerField(null=True, index=True)  # the id of the group's first sample
+    group_distance = pw.FloatField(null=True)          # bit error rate to the sample it matched
+    canonical = pw.BooleanField(null=True)
 
 
 class ImportRun(Base):
@@ -111,7 +119,7 @@ class Location(Base):
     mtime_ns = pw.BigIntegerField()
     byte_hash = pw.CharField(index=True)  # xxh3_128 of the file's bytes
     container = pw.CharField()
-    match = pw.CharField()  # how it joined its sample: first, exact-bytes, exact-pcm
+    match = pw.CharField()  # how it joined: first, exact-bytes, exact-pcm, near (its sample joined a group)
     state = pw.CharField(default="present", index=True)  # present or missing
     first_seen = pw.FloatField()
     last_seen = pw.FloatField()
@@ -136,6 +144,9 @@ ANALYSIS_FIELDS = ("kind", "kind_confidence", "kind_source", "bpm", "bpm_confide
                    "scale", "key_confidence", "key_source", "category", "category_confidence", "category_source",
                    "peak_dbfs", "rms_dbfs", "loudness_lufs", "clipped_samples", "onset_rate", "centroid_hz",
                    "bandwidth_hz", "rolloff_hz", "flatness", "zcr", "hp_ratio", "tonalness", "mfcc_mean", "mfcc_std")
+
+# columns added by schema v3
+NEAR_FIELDS = ("fingerprint", "fp_key", "lossless", "group_id", "group_distance", "canonical")
 
 
 def path_under(folder: str, field=None):

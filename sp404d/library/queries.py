@@ -6,6 +6,7 @@ from typing import Iterator
 
 import peewee as pw
 
+from sp404d.library.dedupe import EXACT_MATCHES
 from sp404d.library.models import ANALYSIS_FIELDS, Failure, ImportRun, Location, Sample, path_under
 
 Stamp = tuple[int, int]  # (size, mtime_ns): what decides "unchanged"
@@ -61,14 +62,17 @@ def totals() -> dict:
         "samples": (Sample.select().join(Location).where(present).distinct().count()),
         "locations": Location.select().where(present).count(),
         "missing": Location.select().where(Location.state == "missing").count(),
-        "duplicates": Location.select().where(present, Location.match != "first").count(),
+        "duplicates": Location.select().where(present, Location.match.in_(EXACT_MATCHES)).count(),
+        "near_duplicates": Location.select().where(present, Location.match == "near").count(),
+        "groups": Sample.select(Sample.group_id).join(Location).where(present).distinct().count(),
         "failed": Failure.select().count(),
         "runs": ImportRun.select().count(),
     }
 
 
 SAMPLE_EXPORT = ("pcm_hash", "samplerate", "channels", "subtype", "bit_depth", "frames", "duration",
-                 "analysis_version", "created_at", *ANALYSIS_FIELDS)
+                 "analysis_version", "created_at", *ANALYSIS_FIELDS, "lossless", "group_id", "group_distance",
+                 "canonical")
 LOCATION_EXPORT = ("path", "state", "size", "mtime_ns", "byte_hash", "container", "match", "first_seen", "last_seen")
 
 
@@ -84,3 +88,49 @@ def export_rows() -> Iterator[dict]:
         row.update({k: getattr(loc, k) for k in LOCATION_EXPORT})
         row.update({k: getattr(loc.sample, k) for k in SAMPLE_EXPORT})
         yield row
+
+
+_GROUP_FILES = """
+SELECT s.group_id, s.id, s.canonical, s.group_distance, l.path, l.size, l.byte_hash, l.container,
+       s.samplerate, s.bit_depth, s.lossless
+  FROM location l JOIN sample s ON l.sample_id = s.id
+ WHERE l.state = 'present' AND s.group_id IN (
+       SELECT s2.group_id FROM location l2 JOIN sample s2 ON l2.sample_id = s2.id
+        WHERE l2.state = 'present' GROUP BY s2.group_id HAVING COUNT(*) > 1)
+ ORDER BY s.group_id, s.canonical DESC, s.id, l.id
+"""
+
+
+def duplicate_groups() -> Iterator[dict]:
+    """Every sound that lives in more than one file: its canonical file (the first present file of
+    the group's canonical sample) and each other file, with how it matches the canonical one:
+    exact-bytes, exact-pcm (same decoded waveform), or near (with the fingerprint's bit error rate).
+    `freeable_bytes` is what deleting the other files would free; sp404d itself never deletes."""
+    sql = Location._meta.database.execute_sql
+    group: list[tuple] = []
+    for row in sql(_GROUP_FILES):
+        if group and row[0] != group[0][0]:
+            yield _describe_group(group)
+            group = []
+        group.append(row)
+    if group:
+        yield _describe_group(group)
+
+
+def _describe_group(rows: list[tuple]) -> dict:
+    def file(row) -> dict:
+        quality = f"{row[8]} Hz/{row[9]}-bit" if row[10] else f"{row[8]} Hz, lossy"
+        return {"sample_id": row[1], "path": Location.path.python_value(row[4]), "size": row[5],
+                "container": row[7], "quality": quality}
+
+    head = rows[0]  # ordered canonical sample first
+    members = []
+    for row in rows[1:]:
+        if row[1] == head[1]:
+            how = {"match": "exact-bytes" if row[6] == head[6] else "exact-pcm"}
+        else:
+            distance = row[3] if row[3] is not None else head[3]
+            how = {"match": "near", "distance": distance}
+        members.append({**file(row), **how})
+    return {"group": head[0], "canonical": file(head), "members": members,
+            "freeable_bytes": sum(m["size"] for m in members)}

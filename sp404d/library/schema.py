@@ -14,7 +14,7 @@ from sp404d.errors import Sp404dError
 from playhouse.migrate import SqliteMigrator
 from playhouse.migrate import migrate as run_migrations
 
-from sp404d.library.models import ANALYSIS_FIELDS, MODELS, Sample, Setting, database
+from sp404d.library.models import ANALYSIS_FIELDS, MODELS, NEAR_FIELDS, Sample, Setting, database
 
 PRAGMAS = {
     "journal_mode": "wal",       # readers never block the writer, nor it them
@@ -32,9 +32,17 @@ def _v2_analysis(db: pw.SqliteDatabase) -> None:
     run_migrations(*[migrator.add_column("sample", name, getattr(Sample, name)) for name in ANALYSIS_FIELDS])
 
 
+def _v3_near_duplicates(db: pw.SqliteDatabase) -> None:
+    """Fingerprints and sample groups. Every existing sample starts as its own group and canonical;
+    the analyser version bump re-analyses them, and the writer then groups the near duplicates."""
+    migrator = SqliteMigrator(db)
+    run_migrations(*[migrator.add_column("sample", name, getattr(Sample, name)) for name in NEAR_FIELDS])
+    db.execute_sql("UPDATE sample SET group_id = id, canonical = 1, lossless = (bit_depth IS NOT NULL)")
+
+
 # MIGRATIONS[n] upgrades a library at version n+1 to version n+2. A new library is created at the
 # current version directly; version 1 (the spine) had no analysis columns.
-MIGRATIONS = [_v2_analysis]
+MIGRATIONS = [_v2_analysis, _v3_near_duplicates]
 SCHEMA_VERSION = len(MIGRATIONS) + 1
 
 

@@ -21,13 +21,16 @@ import peewee as pw
 
 from sp404d import logs
 from sp404d.library import commands as c
+from sp404d.analysis.fingerprint import Fingerprint, near_duplicate, unpack_key
+from sp404d.library import dedupe
 from sp404d.library.dedupe import decide
 from sp404d.library.models import ANALYSIS_FIELDS, Failure, ImportRun, Location, Sample, path_under
+from sp404d.library.near_index import NearIndex
 
 log = logs.get("writer")
 _STOP = object()
 SAMPLE_FIELDS = ("samplerate", "channels", "subtype", "bit_depth", "frames", "duration", "analysis_version",
-                 *ANALYSIS_FIELDS)
+                 *ANALYSIS_FIELDS, "fingerprint", "fp_key", "lossless")
 
 _INSERT_SAMPLE = (f"INSERT INTO sample (pcm_hash, created_at, {', '.join(SAMPLE_FIELDS)}) "
                   f"VALUES ({', '.join('?' * (len(SAMPLE_FIELDS) + 2))})")
@@ -55,6 +58,7 @@ class Writer(threading.Thread):
         self.queue: queue.Queue = queue.Queue(maxsize=queue_size)
         self.transactions = 0
         self.error: str | None = None  # set while a batch waits to be retried (shown in status)
+        self.near = NearIndex()  # candidates for near-duplicate matching; only this thread uses it
         self._stopping = threading.Event()
 
     # -- producers (any thread) --
@@ -77,6 +81,7 @@ class Writer(threading.Thread):
     # -- the thread --
     def run(self) -> None:
         with self.db.connection_context():
+            self.near = self._load_index()
             while True:
                 batch = self._next_batch()
                 stop = batch and batch[-1] is _STOP
@@ -105,11 +110,13 @@ class Writer(threading.Thread):
                 effects = self._transaction(batch)
                 break
             except pw.OperationalError as e:  # disk full, I/O error, locked by a foreign writer
+                self.near = self._load_index()  # drop what the rolled-back batch added
                 self.error = f"{e}; {len(batch)} results held in memory, retrying"
                 log.error("write failed; holding the batch and retrying", error=str(e), items=len(batch))
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 30.0)
             except Exception:
+                self.near = self._load_index()
                 if len(batch) == 1:
                     log.exception("command could not be written; dropped", command=repr(batch[0])[:300])
                     effects = []
@@ -173,15 +180,21 @@ class Writer(threading.Thread):
             sample = sql("SELECT id, analysis_version FROM sample WHERE pcm_hash = ?", (result["pcm_hash"],)).fetchone()
         shared = sample is not None and sql("SELECT 1 FROM location WHERE sample_id = ? AND path != ? LIMIT 1",
                                             (sample[0], path)).fetchone() is not None
-        decision = decide(sample_exists=shared, bytes_known=twin is not None)
+        near = False
         if sample is None:
             values = [result["pcm_hash"], now] + [_db(k, result.get(k)) for k in SAMPLE_FIELDS]
             sample_id = sql(_INSERT_SAMPLE, values).lastrowid
+            near = self._group(sample_id, result, alone=True)
         else:
             sample_id = sample[0]
             if result is not None and result["analysis_version"] > sample[1]:
                 # the analyser improved since this sound was first recorded: keep the newer description
                 sql(_UPDATE_SAMPLE, [_db(k, result.get(k)) for k in SAMPLE_FIELDS] + [sample_id])
+                if sample_id not in self.near:  # fingerprinted for the first time (an older library)
+                    members = sql("SELECT COUNT(*) FROM sample WHERE group_id = (SELECT group_id FROM sample "
+                                  "WHERE id = ?)", (sample_id,)).fetchone()[0]
+                    near = self._group(sample_id, result, alone=members <= 1)
+        decision = decide(sample_exists=shared, bytes_known=twin is not None, near=near)
         container = result["container"] if result else twin[1]
         if here is None:
             sql("INSERT INTO location (path, sample_id, size, mtime_ns, byte_hash, container, match, state, "
@@ -193,6 +206,51 @@ class Writer(threading.Thread):
                 (sample_id, f.size, f.mtime_ns, byte_hash, container, decision.match, now, here[0]))
         sql("DELETE FROM failure WHERE path = ?", (path,))
         return [("recorded", f.path, decision.match, job, byte_hash)]
+
+    # -- near duplicates --
+    def _load_index(self) -> NearIndex:
+        index = NearIndex()
+        for sample_id, blob in self.db.execute_sql("SELECT id, fp_key FROM sample WHERE fp_key IS NOT NULL"):
+            index.add(sample_id, *unpack_key(bytes(blob)))
+        return index
+
+    def _group(self, sample_id: int, result: dict, alone: bool) -> bool:
+        """Put a sample in a group: the group of its nearest near duplicate, or a new one of its own.
+        Serial in this thread, so two copies analysed at once cannot both found a group.
+        Returns whether it joined an existing group."""
+        sql = self.db.execute_sql
+        blob, key_blob = result.get("fingerprint"), result.get("fp_key")
+        joined = None
+        if blob and key_blob:
+            duration, key = unpack_key(key_blob)
+            if alone:
+                mine = Fingerprint.unpack(blob)
+                for candidate in self.near.candidates(duration, key):
+                    row = sql("SELECT fingerprint, group_id FROM sample WHERE id = ?", (candidate,)).fetchone()
+                    if row is None or row[0] is None or row[1] is None:
+                        continue
+                    same, ber = near_duplicate(mine, Fingerprint.unpack(bytes(row[0])))
+                    if same:
+                        joined = (row[1], round(ber, 4))
+                        break
+            self.near.add(sample_id, duration, key)
+        if joined is None:
+            if alone:
+                sql("UPDATE sample SET group_id = id, group_distance = NULL, canonical = 1 WHERE id = ?", (sample_id,))
+            return False
+        sql("UPDATE sample SET group_id = ?, group_distance = ?, canonical = 0 WHERE id = ?",
+            (joined[0], joined[1], sample_id))
+        self._elect(joined[0])
+        return True
+
+    def _elect(self, group_id: int) -> None:
+        """Make the group's best-quality member its canonical one (kits and the card use it)."""
+        sql = self.db.execute_sql
+        members = [(row[0], dedupe.quality(*row[1:])) for row in
+                   sql("SELECT id, lossless, samplerate, bit_depth, duration FROM sample WHERE group_id = ?", (group_id,))]
+        if members:
+            best = dedupe.canonical(members)
+            sql("UPDATE sample SET canonical = (id = ?) WHERE group_id = ?", (best, group_id))
 
     def _fail(self, cmd: c.RecordFailure, now: float) -> list[Effect]:
         f = cmd.file

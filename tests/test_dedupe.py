@@ -1,0 +1,134 @@
+"""Dedupe in the library: copies of one sound across containers, codecs, rates, gains and padding
+end as one group whose canonical member is the best source; separately recorded hits (velocity
+layers) and other drums stay apart. Real worker processes, a real SQLite file, the real CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from sp404d.library import dedupe
+from tests.test_fingerprint import drum_hit
+
+SR = 44100
+
+
+def write(path: Path, y: np.ndarray, rate: int = SR, subtype: str = "PCM_16", fmt: str | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), y.astype(np.float32), rate, subtype=subtype, format=fmt)
+    return path
+
+
+def quantised(y: np.ndarray) -> np.ndarray:
+    """The int16 waveform as float, so WAV, FLAC and AIFF hold exactly the same PCM."""
+    return np.round(y * 32767).astype(np.int16).astype(np.float32) / 32768
+
+
+def snare_family(root: Path) -> dict[str, Path]:
+    y = quantised(drum_hit(1))
+    files = {
+        "wav": write(root / "A" / "snare.wav", y),
+        "flac": write(root / "B" / "snare.flac", y),
+        "aiff": write(root / "C" / "snare.aiff", y, fmt="AIFF"),
+        "mp3": write(root / "D" / "snare.mp3", y, subtype="MPEG_LAYER_III", fmt="MP3"),
+        "quiet": write(root / "E" / "snare -6dB.wav", y * 0.5),
+        "hires": write(root / "F" / "snare 48k 24bit.wav", soxr.resample(y, SR, 48000), 48000, "PCM_24"),
+        "padded": write(root / "G" / "snare padded.wav", np.concatenate([np.zeros(int(0.08 * SR)), y])),
+    }
+    files["copy"] = root / "H" / "snare copy.wav"
+    files["copy"].parent.mkdir()
+    shutil.copyfile(files["wav"], files["copy"])
+    return files
+
+
+def test_one_sound_in_many_files_is_one_group_and_others_stay_apart(daemon_env, tmp_path):
+    env = daemon_env
+    root = tmp_path / "Packs"
+    family = snare_family(root)
+    layers = {name: write(root / "Layers" / f"Snare-{name}.wav", quantised(drum_hit(10 + i, velocity)))
+              for i, (name, velocity) in enumerate((("Soft", 0.4), ("Med", 0.7), ("Hard", 1.0)))}
+    other = write(root / "Other" / "snare2.wav", quantised(drum_hit(2)))
+
+    r = env.cli("import", str(root), "--json")
+    assert r.returncode == 0, r.stderr
+    job = json.loads(r.stdout)
+    assert job["recorded"] == 12 and job["failed"] == 0
+    assert job["duplicates"] == 3          # FLAC and AIFF (same PCM) and the byte copy
+    assert job["near_duplicates"] == 4     # MP3, -6 dB, 48 kHz/24-bit, padded
+
+    groups = [json.loads(line) for line in env.cli("dupes", "--json").stdout.splitlines()]
+    assert len(groups) == 1
+    g = groups[0]
+    assert g["canonical"]["path"] == str(family["hires"])  # lossless, highest rate and depth
+    how = {m["path"]: m for m in g["members"]}
+    assert set(how) == {str(p) for k, p in family.items() if k != "hires"}
+    assert {how[str(family[k])]["match"] for k in ("wav", "flac", "aiff", "mp3", "quiet", "padded", "copy")} == {"near"}
+    assert g["freeable_bytes"] == sum(p.stat().st_size for k, p in family.items() if k != "hires")
+
+    rows = {json.loads(line)["path"]: json.loads(line) for line in env.cli("export").stdout.splitlines()}
+    family_groups = {rows[str(p)]["group_id"] for p in family.values()}
+    assert len(family_groups) == 1
+    apart = [rows[str(p)]["group_id"] for p in [*layers.values(), other]]
+    assert len(set(apart)) == 4 and not family_groups & set(apart)
+    assert [rows[str(p)]["canonical"] for p in layers.values()] == [True, True, True]
+    assert [k for k, p in family.items() if rows[str(p)]["canonical"]] == ["hires"]
+    text = env.cli("dupes").stdout
+    assert text.startswith(f"group {g['group']}: {family['hires']}") and "1 sounds have duplicates: 7 extra files" in text
+
+
+def test_copies_analysed_at_the_same_moment_end_in_one_group(daemon_env, tmp_path):
+    """The WAV, FLAC and MP3 of one sound reach the two workers together; the writer decides
+    serially, so they end as one sample (WAV + FLAC) in one group with the MP3."""
+    env = daemon_env
+    y = quantised(drum_hit(5))
+    files = [write(tmp_path / "In" / "hit.wav", y), write(tmp_path / "In" / "hit.flac", y),
+             write(tmp_path / "In" / "hit.mp3", y, subtype="MPEG_LAYER_III", fmt="MP3")]
+    env.start()
+    env.request("import", paths=[str(tmp_path / "In")])
+    status = env.wait_idle(3)
+    assert status["totals"]["groups"] == 1 and status["totals"]["samples"] == 2
+    # whichever arrives first founds the group: one exact (WAV/FLAC) and one near (the MP3 or the PCM pair)
+    assert (status["totals"]["duplicates"], status["totals"]["near_duplicates"]) == (1, 1)
+    assert env.rows("SELECT COUNT(DISTINCT group_id), SUM(canonical) FROM sample") == [(1, 1)]
+    assert "(1 exact and 1 near duplicates" in env.cli("status").stdout
+    canonical = env.rows("SELECT l.path FROM location l JOIN sample s ON s.id = l.sample_id WHERE s.canonical")
+    assert sorted(p for (p,) in canonical) == sorted(str(f) for f in files[:2])  # lossless beats the MP3
+
+
+def test_an_older_library_is_grouped_when_re_analysed(daemon_env, tmp_path):
+    """Samples recorded before fingerprints existed (analysis version 2) are each their own group;
+    `import --reanalyse` fingerprints them and the writer groups the near duplicates."""
+    env = daemon_env
+    y = quantised(drum_hit(7))
+    write(tmp_path / "Old" / "a.wav", y)
+    write(tmp_path / "Old" / "a quieter.wav", y * 0.3)
+    write(tmp_path / "Old" / "different.wav", quantised(drum_hit(8)))
+    assert env.cli("import", str(tmp_path / "Old")).returncode == 0
+    assert env.rows("SELECT COUNT(DISTINCT group_id) FROM sample") == [(2,)]
+    with __import__("sqlite3").connect(env.library) as db:  # as schema v3's migration leaves a v2 library
+        db.execute("UPDATE sample SET analysis_version = 2, fingerprint = NULL, fp_key = NULL, group_id = id, "
+                   "group_distance = NULL, canonical = 1")
+        db.execute("UPDATE location SET match = 'first'")
+    assert env.rows("SELECT COUNT(DISTINCT group_id) FROM sample") == [(3,)]
+    r = env.cli("import", "--reanalyse", "--json")
+    assert r.returncode == 0, r.stderr
+    assert env.rows("SELECT COUNT(DISTINCT group_id), SUM(canonical) FROM sample") == [(2, 2)]
+
+
+def test_canonical_member_is_the_best_source():
+    wav_44 = dedupe.quality(True, 44100, 16, 0.5)
+    mp3_48 = dedupe.quality(False, 48000, None, 0.5)
+    flac_96 = dedupe.quality(True, 96000, 24, 0.5)
+    wav_44_24 = dedupe.quality(True, 44100, 24, 0.5)
+    truncated = dedupe.quality(True, 96000, 24, 0.3)
+    assert dedupe.canonical([(1, mp3_48), (2, wav_44)]) == 2          # lossless beats a higher-rate MP3
+    assert dedupe.canonical([(1, wav_44), (2, flac_96), (3, truncated)]) == 2
+    assert dedupe.canonical([(1, wav_44), (2, wav_44_24)]) == 2       # then bit depth
+    assert dedupe.canonical([(5, wav_44), (3, wav_44)]) == 3          # a tie keeps the oldest
+    assert dedupe.decide(False, False, near=True).match == "near"
+    assert dedupe.decide(True, True, near=True).match == "exact-bytes"

@@ -132,3 +132,28 @@ def test_canonical_member_is_the_best_source():
     assert dedupe.canonical([(5, wav_44), (3, wav_44)]) == 3          # a tie keeps the oldest
     assert dedupe.decide(False, False, near=True).match == "near"
     assert dedupe.decide(True, True, near=True).match == "exact-bytes"
+
+
+def test_index_returns_the_nearest_keys_among_agreeing_durations(monkeypatch):
+    """The sorted block plus unsorted tail gives exactly what a brute-force scan gives."""
+    from sp404d.analysis.fingerprint import COARSE_DIMS, DURATION_RATIO, DURATION_SLACK
+    from sp404d.library.near_index import NearIndex
+
+    monkeypatch.setattr(NearIndex, "TAIL", 64)  # several merges, and a tail left over
+    rng = np.random.default_rng(0)
+    n = 1000
+    durations = np.exp(rng.normal(np.log(0.5), 0.8, n)).astype(np.float32)
+    keys = rng.normal(0, 0.3, (n, COARSE_DIMS)).astype(np.float32)
+    index = NearIndex()
+    for i in range(n):
+        index.add(i + 1, float(durations[i]), keys[i])
+    index.add(1, 9.0, keys[0])  # a sample already indexed is not added twice
+    assert len(index) == n and 5 in index and n + 1 not in index
+    for j in range(0, n, 37):
+        d = float(durations[j])
+        agree = ((np.abs(np.log(durations / d)) < np.log(DURATION_RATIO)) | (np.abs(durations - d) < DURATION_SLACK))
+        rows = np.flatnonzero(agree)
+        nearest = rows[np.argsort(((keys[rows] - keys[j]) ** 2).sum(axis=1))[:16]] + 1
+        got = index.candidates(d, keys[j])
+        assert got[0] == j + 1 and set(got) == set(nearest.tolist())
+    assert NearIndex().candidates(0.5, keys[0]) == []

@@ -21,16 +21,25 @@ CANDIDATES = 16  # measured in tests/bench/bench_dedupe.py: the true match is ne
 
 
 class NearIndex:
-    def __init__(self, capacity: int = 1024):
-        self.n = 0
-        self._ids = np.empty(capacity, np.int64)
-        self._log_durations = np.empty(capacity, np.float32)
-        self._durations = np.empty(capacity, np.float32)
-        self._keys = np.empty((capacity, COARSE_DIMS), np.float32)
+    """Keys sorted by duration in one block (a lookup reads one contiguous slice, a matrix-vector
+    product, no gather), plus a small unsorted tail of recent additions that is merged into the
+    block whenever it reaches TAIL entries (amortised: a sort per 4,096 additions)."""
+
+    TAIL = 4096
+
+    def __init__(self):
+        self._ids = np.empty(0, np.int64)          # sorted block
+        self._durations = np.empty(0, np.float32)
+        self._keys = np.empty((0, COARSE_DIMS), np.float32)
+        self._norms = np.empty(0, np.float32)
+        self._tail_n = 0                           # unsorted tail, preallocated
+        self._tail_ids = np.empty(self.TAIL, np.int64)
+        self._tail_durations = np.empty(self.TAIL, np.float32)
+        self._tail_keys = np.empty((self.TAIL, COARSE_DIMS), np.float32)
         self._known: set[int] = set()
 
     def __len__(self) -> int:
-        return self.n
+        return len(self._known)
 
     def __contains__(self, sample_id: int) -> bool:
         return sample_id in self._known
@@ -38,32 +47,47 @@ class NearIndex:
     def add(self, sample_id: int, duration: float, key: np.ndarray) -> None:
         if sample_id in self._known:
             return
-        if self.n == self._ids.size:  # grow by doubling: amortised O(1)
-            grow = self._ids.size
-            self._ids = np.concatenate([self._ids, np.empty(grow, np.int64)])
-            self._log_durations = np.concatenate([self._log_durations, np.empty(grow, np.float32)])
-            self._durations = np.concatenate([self._durations, np.empty(grow, np.float32)])
-            self._keys = np.concatenate([self._keys, np.empty((grow, COARSE_DIMS), np.float32)])
-        i = self.n
-        self._ids[i] = sample_id
-        self._durations[i] = duration
-        self._log_durations[i] = np.log(max(duration, 1e-3))
-        self._keys[i] = key
-        self.n += 1
         self._known.add(sample_id)
+        i = self._tail_n
+        self._tail_ids[i], self._tail_durations[i], self._tail_keys[i] = sample_id, duration, key
+        self._tail_n += 1
+        if self._tail_n == self.TAIL:
+            self._merge()
+
+    def _merge(self) -> None:
+        n = self._tail_n
+        ids = np.concatenate([self._ids, self._tail_ids[:n]])
+        durations = np.concatenate([self._durations, self._tail_durations[:n]])
+        keys = np.concatenate([self._keys, self._tail_keys[:n]])
+        order = np.argsort(durations, kind="stable")
+        self._ids, self._durations, self._keys = ids[order], durations[order], np.ascontiguousarray(keys[order])
+        self._norms = (self._keys ** 2).sum(axis=1)
+        self._tail_n = 0
+
+    @staticmethod
+    def window(duration: float) -> tuple[float, float]:
+        """Durations that agree with `duration` (fingerprint.durations_agree): one interval, since
+        both the ratio test and the slack are centred on it."""
+        return (min(duration / DURATION_RATIO, duration - DURATION_SLACK),
+                max(duration * DURATION_RATIO, duration + DURATION_SLACK))
 
     def candidates(self, duration: float, key: np.ndarray, limit: int = CANDIDATES) -> list[int]:
         """Ids of up to `limit` samples whose durations agree with `duration`, nearest key first."""
-        if self.n == 0:
-            return []
-        n = self.n
-        agree = ((np.abs(self._log_durations[:n] - np.log(max(duration, 1e-3))) < np.log(DURATION_RATIO))
-                 | (np.abs(self._durations[:n] - duration) < DURATION_SLACK))
-        rows = np.flatnonzero(agree)
-        if rows.size == 0:
-            return []
-        dist = ((self._keys[rows] - key) ** 2).sum(axis=1)
-        if rows.size > limit:
-            keep = np.argpartition(dist, limit)[:limit]
-            rows, dist = rows[keep], dist[keep]
-        return [int(i) for i in self._ids[rows[np.argsort(dist, kind="stable")]]]
+        key = np.asarray(key, np.float32)
+        lo, hi = self.window(duration)
+        a, b = np.searchsorted(self._durations, [lo, hi], side="left")
+        ids = [self._ids[a:b]]
+        # squared distance less |key|^2 (the same for all); einsum, not @: BLAS threads in the
+        # daemon's process would contend with the analysis workers for the cores
+        dist = [self._norms[a:b] - 2.0 * np.einsum("ij,j->i", self._keys[a:b], key)]
+        n = self._tail_n
+        if n:
+            rows = np.flatnonzero((self._tail_durations[:n] >= lo) & (self._tail_durations[:n] < hi))
+            tail_keys = self._tail_keys[rows]
+            ids.append(self._tail_ids[rows])
+            dist.append((tail_keys ** 2).sum(axis=1) - 2.0 * np.einsum("ij,j->i", tail_keys, key))
+        all_ids, all_dist = np.concatenate(ids), np.concatenate(dist)
+        if all_ids.size > limit:
+            keep = np.argpartition(all_dist, limit)[:limit]
+            all_ids, all_dist = all_ids[keep], all_dist[keep]
+        return [int(i) for i in all_ids[np.argsort(all_dist, kind="stable")]]

@@ -1,0 +1,1 @@
+"""Kits: the query language, search, and 16-pad kits chosen from the library."""

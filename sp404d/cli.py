@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import signal
@@ -12,6 +11,7 @@ import time
 import traceback
 
 from sp404d import __version__, config as config_mod, logs
+from sp404d import cli_library as lib
 from sp404d.errors import LibraryBusy, Sp404dError
 
 
@@ -33,6 +33,31 @@ def _parser() -> argparse.ArgumentParser:
     e = sub.add_parser("export", help="one line per file location, with every field of its sample")
     e.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     e.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
+    q = sub.add_parser("search", help="find sounds: words and fields like category:kick bpm:85..95 key:~Am",
+                       description=query_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    q.add_argument("query", nargs="*", metavar="TERM")
+    q.add_argument("--json", action="store_true", help="one JSON object per sound")
+    q.add_argument("--limit", type=int, default=50, metavar="N", help="at most N sounds (default 50)")
+    k = sub.add_parser("kits", help="the kits, where they go on the card, and how many pads are filled")
+    k.add_argument("--json", action="store_true")
+    kit = sub.add_parser("kit", help="show or change one kit").add_subparsers(dest="action", metavar="ACTION")
+    kit.required = True
+    n = kit.add_parser("new", help="make an empty kit (then `kit set` and `kit pin` its pads)")
+    n.add_argument("name")
+    n.add_argument("--filter", metavar="QUERY", help="added to every pad's query, e.g. 'bpm:85..95'")
+    ks = kit.add_parser("set", help="give a pad a query ('' empties it)")
+    kp = kit.add_parser("pin", help="pin a sample (a file path or a sample id) to a pad")
+    for parser, what in ((ks, "QUERY"), (kp, "PATH-or-ID")):
+        parser.add_argument("name")
+        parser.add_argument("pad", type=int, help="1-16")
+        parser.add_argument("value", metavar=what)
+    sh = kit.add_parser("show", help="each pad's sound, its card name, and why it was chosen")
+    sh.add_argument("name")
+    sh.add_argument("--json", action="store_true")
+    y = sub.add_parser("sync", help="write the kits to the SP-404MKII card now (the daemon does it on mount)")
+    y.add_argument("--card", metavar="PATH", help="the card's mount point (default: every mounted SP-404MKII card)")
+    y.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
+    y.add_argument("--json", action="store_true")
     d = sub.add_parser("dupes", help="sounds that live in more than one file (exact copies and near duplicates)")
     d.add_argument("--json", action="store_true", help="one JSON object per group")
     for name, text in (("pause", "stop taking new files (in-flight ones finish)"), ("resume", "take new files again"),
@@ -41,8 +66,21 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def query_help() -> str:
+    from sp404d.kits import query
+
+    terms = query.__doc__.split("\n", 2)[2].split("A parse error")[0]
+    return ("Find sounds in the library: one row per sound (its best file), every term must match.\n" + terms
+            + "Quote a query that starts with a negation: sp404d search -- -fx kick")
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command == "search":  # "-fx" in a query is a negation, not an option
+        args.query = [*args.query, *extra]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         cfg = config_mod.load(args.config)
         level = "debug" if args.verbose else cfg.log_level
@@ -94,6 +132,14 @@ def format_status(s: dict) -> str:
         f"({t['duplicates']} exact and {t['near_duplicates']} near duplicates, {t['missing']} missing, "
         f"{t['failed']} failed) — {s['library']}",
     ]
+    for card in s.get("cards", []):
+        last = card.get("last_sync")
+        sync = ("never synced" if not last else f"last sync {time.strftime('%H:%M:%S', time.localtime(last['finished_at']))}"
+                f": wrote {last.get('written', 0)}, removed {last.get('removed', 0)}"
+                + (f", pending {len(last['pending'])}" if last.get("pending") else "")
+                + (f" — {last['error']}" if last.get("error") else ""))
+        lines.append(f"card:     {card['label']} ({card['role']}{'' if card['mounted'] else ', unmounted'}) "
+                     f"{card['path']}: {sync}")
     if s["failed_by_category"]:
         lines.append("failed:   " + ", ".join(f"{k} {v}" for k, v in sorted(s["failed_by_category"].items())))
     if s["writer"]["error"]:
@@ -202,61 +248,6 @@ def print_summary(job: dict, json_out: bool) -> None:
           f"in {job['elapsed']:.1f} s ({rate:.0f} files/s){state}")
 
 
-def _library(cfg):
-    """The library, opened for reading (the daemon, if running, stays its only writer)."""
-    from sp404d.library.schema import open_library
-
-    if not cfg.library_path.exists():
-        raise Sp404dError(f"no library yet at {cfg.library_path}: run `sp404d run` or `sp404d import PATH` first")
-    return open_library(cfg.library_path, migrate_schema=False)
-
-
-def cmd_dupes(cfg, args) -> int:
-    from sp404d.library import queries
-
-    sys.stdout.reconfigure(errors="surrogateescape")
-    groups = files = freeable = 0
-    with _library(cfg).connection_context():
-        for g in queries.duplicate_groups():
-            groups += 1
-            files += len(g["members"])
-            freeable += g["freeable_bytes"]
-            if args.json:
-                print(json.dumps(g))
-                continue
-            c = g["canonical"]
-            print(f"group {g['group']}: {c['path']}  [{c['container']}, {c['quality']}]")
-            for m in g["members"]:
-                how = f"near {m['distance']:.2f}" if m["match"] == "near" else m["match"]
-                print(f"  {how:<12} {m['path']}  [{m['container']}, {m['quality']}]")
-    if not args.json:
-        print(f"{groups} sounds have duplicates: {files} extra files, {freeable / 1e6:.1f} MB that could be freed "
-              f"(sp404d never deletes; the canonical file of each group is the one kits use)")
-    return 0
-
-
-def cmd_export(cfg, args) -> int:
-    from sp404d.library import queries
-
-    db = _library(cfg)
-    out = open(args.output, "w", newline="", encoding="utf-8", errors="surrogateescape") if args.output else sys.stdout
-    if out is sys.stdout:
-        sys.stdout.reconfigure(errors="surrogateescape")
-    try:
-        with db.connection_context():
-            if args.format == "csv":
-                writer = csv.DictWriter(out, fieldnames=queries.export_fields())
-                writer.writeheader()
-                for row in queries.export_rows():
-                    writer.writerow({k: json.dumps(v) if isinstance(v, list) else v for k, v in row.items()})
-            else:
-                for row in queries.export_rows():
-                    out.write(json.dumps(row) + "\n")
-    finally:
-        if out is not sys.stdout:
-            out.close()
-    return 0
-
-
-COMMANDS = {"run": cmd_run, "status": cmd_status, "import": cmd_import, "export": cmd_export, "dupes": cmd_dupes,
+COMMANDS = {"run": cmd_run, "status": cmd_status, "import": cmd_import, "export": lib.cmd_export, "dupes": lib.cmd_dupes,
+            "search": lib.cmd_search, "kits": lib.cmd_kits, "kit": lib.cmd_kit, "sync": lib.cmd_sync,
             "pause": _simple("pause"), "resume": _simple("resume"), "rescan": _simple("rescan")}

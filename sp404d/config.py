@@ -30,6 +30,12 @@ class Config:
     max_file_mb: float
     socket_path: Path
     log_level: str
+    mount_roots: tuple[Path, ...] = ()
+    card_labels: tuple[str, ...] = ()
+    ingest_labels: tuple[str, ...] = ()
+    ingest_exports: bool = True
+    card_poll_seconds: float = 2.0
+    kits: tuple = ()  # kits.define.KitDef, from [[kits]]
     source: tuple[str, ...] = field(default=())  # files that were read, for `doctor` and errors
 
     @property
@@ -87,6 +93,18 @@ def _choice(*allowed: str) -> Callable[[str, Any], str]:
     return check
 
 
+def _strings(key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{key} must be a list of strings (got {value!r})")
+    return tuple(value)
+
+
+def _bool(key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key} must be true or false (got {value!r})")
+    return value
+
+
 # section -> key -> (Config field, validator)
 SCHEMA: dict[str, dict[str, tuple[str, Callable[[str, Any], Any]]]] = {
     "library": {"path": ("library_path", _path)},
@@ -104,6 +122,13 @@ SCHEMA: dict[str, dict[str, tuple[str, Callable[[str, Any], Any]]]] = {
     },
     "control": {"socket": ("socket_path", _path)},
     "log": {"level": ("log_level", _choice("debug", "info", "warning", "error"))},
+    "cards": {
+        "mount_roots": ("mount_roots", _paths),
+        "labels": ("card_labels", _strings),
+        "ingest_labels": ("ingest_labels", _strings),
+        "ingest_exports": ("ingest_exports", _bool),
+        "poll_seconds": ("card_poll_seconds", _number(0.2, 3600)),
+    },
 }
 
 
@@ -116,8 +141,13 @@ def _parse(text: str, origin: str) -> dict[str, Any]:
 
 def merge(base: dict[str, Any], override: dict[str, Any], origin: str) -> dict[str, Any]:
     """Merge a user table over the defaults, refusing unknown sections and keys (typos)."""
-    merged = {section: dict(values) for section, values in base.items()}
+    merged = {section: (dict(values) if isinstance(values, dict) else list(values)) for section, values in base.items()}
     for section, values in override.items():
+        if section == "kits":  # an array of tables: the user's kits come after (and replace) the defaults
+            if not isinstance(values, list):
+                raise ConfigError(f"{origin}: kits must be an array of tables, written [[kits]]")
+            merged["kits"] = merged.get("kits", []) + values
+            continue
         if section not in SCHEMA:
             raise ConfigError(f"{origin}: unknown section [{section}] (known: {', '.join(SCHEMA)})")
         if not isinstance(values, dict):
@@ -141,6 +171,9 @@ def build(table: dict[str, Any], origin: str = "config", source: tuple[str, ...]
                 values[attr] = check(f"{section}.{key}", raw)
             except ConfigError as e:
                 raise ConfigError(f"{origin}: {e}") from None
+    from sp404d.kits.define import parse_kits
+
+    values["kits"] = parse_kits(table.get("kits", []), origin)
     return Config(**values, source=source)
 
 

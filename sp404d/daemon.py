@@ -16,6 +16,7 @@ import time
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from sp404d import __version__, logs
+from sp404d.card.monitor import CardMonitor
 from sp404d.config import Config
 from sp404d.control.bind import is_alive
 from sp404d.control.server import ControlServer
@@ -43,6 +44,7 @@ class Daemon:
         self.settle: SettleLoop | None = None
         self.scheduler: BackgroundScheduler | None = None
         self._rescan_pending = threading.Event()
+        self.cards: CardMonitor | None = None
         self.ready = threading.Event()  # set once watching and serving; status says "starting" before
 
     # -- life cycle --
@@ -86,6 +88,8 @@ class Daemon:
             folder.mkdir(parents=True, exist_ok=True)
             self.watcher.watch(str(folder))
         self.engine.scan(self._roots(), kind="startup-scan", defer=self._defer)
+        self.cards = CardMonitor(cfg, self.engine)
+        self.cards.start()
         self.scheduler = BackgroundScheduler(daemon=True)
         if cfg.rescan_minutes > 0:
             self.scheduler.add_job(self.rescan, "interval", minutes=cfg.rescan_minutes, id="rescan",
@@ -103,6 +107,8 @@ class Daemon:
             self.watcher.stop()
         if self.settle:
             self.settle.stop()
+        if self.cards:
+            self.cards.stop()
         if self.engine:
             self.engine.stop()
         if self.control:
@@ -150,7 +156,29 @@ class Daemon:
             "import": lambda a: {"job": self._import(a).as_dict()},
             "reanalyse": lambda a: {"job": self.engine.reanalyse(self._paths(a, required=False)).as_dict()},
             "job": lambda a: {"job": self._job(a).as_dict()},
+            "kit-edit": connected(self._kit_edit),
+            "sync": self._sync,
         }
+
+    def _sync(self, args: dict) -> dict:
+        card, dry_run = args.get("card"), bool(args.get("dry_run"))
+        if card:
+            if not os.path.isdir(card):
+                raise Sp404dError(f"no card at {card}")
+            targets = [os.path.abspath(card)]
+        else:
+            targets = [c["path"] for c in self.cards.status() if c["role"] == "card" and c["mounted"]]
+            if not targets:
+                roots = ", ".join(str(r) for r in self.config.mount_roots)
+                raise Sp404dError(f"no SP-404MKII card is mounted (looked in {roots}); name one with --card PATH")
+        return {"reports": [self.cards.sync(t, dry_run) for t in targets]}
+
+    def _kit_edit(self, args: dict) -> dict:
+        from sp404d.kits.edit import command
+
+        cmd = command(self.config.kits, args)
+        self.engine.writer.put(cmd)
+        return {"kit": cmd.name, "id": cmd.reply.wait(30)}
 
     def _pause(self, paused: bool) -> dict:
         (self.engine.pipeline.paused.set if paused else self.engine.pipeline.paused.clear)()
@@ -189,5 +217,6 @@ class Daemon:
         s["queues"] = {"settling": self.settle.depth() if self.settle else 0, **s["queues"]}
         s["roots"] = [{"path": r.path, "observer": r.observer_kind, "exists": os.path.isdir(r.path),
                        "fallback_reason": r.error} for r in (self.watcher.roots.values() if self.watcher else [])]
+        s["cards"] = self.cards.status() if self.cards else []
         s["started_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.engine.started))
         return s

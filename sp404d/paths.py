@@ -34,7 +34,17 @@ def runtime_dir() -> Path:
     return Path(platformdirs.user_state_dir(APP))
 
 
+def user_name() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
+
+
 def expand(value: str) -> Path:
-    """Expand ~, {data} and {runtime} in a configured path."""
+    """Expand ~, {data}, {runtime} and {user} in a configured path."""
     value = value.replace("{data}", str(data_dir())).replace("{runtime}", str(runtime_dir()))
+    value = value.replace("{user}", user_name())
     return Path(os.path.expanduser(value))

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 import shlex
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sp404d.analysis.tags import CATEGORIES, parse_key
 from sp404d.errors import Sp404dError
@@ -32,7 +32,7 @@ _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 class QueryError(Sp404dError):
-    pass
+    exit_code = 2  # a usage error, as argparse's
 
 
 @dataclass(frozen=True)

@@ -97,3 +97,25 @@ class Barrier:
     """Answered once everything queued before it is committed."""
 
     reply: Reply
+
+
+@dataclass(frozen=True)
+class EditKit:
+    """Create a kit, or set one pad of it (a query, or a pinned sample; neither clears the pad).
+    Checked by whoever builds it (names, queries, that the sample exists); the writer applies."""
+
+    name: str
+    reply: Reply
+    filter: str | None = None
+    pad: int | None = None
+    query: str | None = None
+    sample_id: int | None = None
+
+
+@dataclass(frozen=True)
+class RegisterSource:
+    """Files under `root` came from `label` (a card's EXPORT folder, an ingested volume)."""
+
+    label: str
+    root: str
+    kind: str

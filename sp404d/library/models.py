@@ -137,7 +137,39 @@ class Failure(Base):
     last_at = pw.FloatField()
 
 
-MODELS = [Setting, Sample, ImportRun, Location, Failure]
+class Source(Base):
+    """A labelled place files came from (a card's EXPORT folder, an ingested volume): `source:LABEL`
+    in a query means the files under its root."""
+
+    label = pw.CharField(unique=True)
+    root = PathField()
+    kind = pw.CharField()  # card-export or volume
+    last_seen = pw.FloatField()
+
+
+class Kit(Base):
+    """A kit made or changed from the CLI. Kits from the config have a row only once a pad of
+    theirs is pinned or set; the config stays their definition otherwise."""
+
+    name = pw.CharField(unique=True)
+    filter = pw.TextField(null=True)
+    sync = pw.BooleanField(default=True)
+    created_at = pw.FloatField()
+
+
+class KitPad(Base):
+    """One pad of a kit, as set from the CLI: a query, or a pinned sample (which wins)."""
+
+    kit = pw.ForeignKeyField(Kit, backref="pads", on_delete="CASCADE")
+    pad = pw.IntegerField()  # 1..16
+    query = pw.TextField(null=True)
+    sample = pw.ForeignKeyField(Sample, null=True, on_delete="SET NULL")
+
+    class Meta:
+        indexes = ((("kit", "pad"), True),)
+
+
+MODELS = [Setting, Sample, ImportRun, Location, Failure, Source, Kit, KitPad]
 
 # columns added by schema v2, in order (the migration adds exactly these)
 ANALYSIS_FIELDS = ("kind", "kind_confidence", "kind_source", "bpm", "bpm_confidence", "bpm_source", "bars", "key",

@@ -6,6 +6,7 @@ than this program is refused rather than guessed at.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import peewee as pw
@@ -14,7 +15,8 @@ from sp404d.errors import Sp404dError
 from playhouse.migrate import SqliteMigrator
 from playhouse.migrate import migrate as run_migrations
 
-from sp404d.library.models import ANALYSIS_FIELDS, MODELS, NEAR_FIELDS, Sample, Setting, database
+from sp404d.library.models import (ANALYSIS_FIELDS, MODELS, NEAR_FIELDS, Kit, KitPad, Sample, Setting, Source,
+                                   database)
 
 PRAGMAS = {
     "journal_mode": "wal",       # readers never block the writer, nor it them
@@ -40,9 +42,14 @@ def _v3_near_duplicates(db: pw.SqliteDatabase) -> None:
     db.execute_sql("UPDATE sample SET group_id = id, canonical = 1, lossless = (bit_depth IS NOT NULL)")
 
 
+def _v4_kits(db: pw.SqliteDatabase) -> None:
+    """Sources (cards and volumes files came from), kits and their pads."""
+    db.create_tables([Source, Kit, KitPad])
+
+
 # MIGRATIONS[n] upgrades a library at version n+1 to version n+2. A new library is created at the
 # current version directly; version 1 (the spine) had no analysis columns.
-MIGRATIONS = [_v2_analysis, _v3_near_duplicates]
+MIGRATIONS = [_v2_analysis, _v3_near_duplicates, _v4_kits]
 SCHEMA_VERSION = len(MIGRATIONS) + 1
 
 
@@ -73,6 +80,8 @@ def open_library(path: Path, migrate_schema: bool = True) -> pw.SqliteDatabase:
     so each reader thread and the writer thread have their own."""
     path.parent.mkdir(parents=True, exist_ok=True)
     db = pw.SqliteDatabase(str(path), pragmas=PRAGMAS, check_same_thread=False, timeout=30)
+    # name:... in queries matches the file name alone
+    db.register_function(lambda p: os.path.basename(os.fsdecode(p)) if p is not None else None, "basename", 1)
     database.initialize(db)
     if migrate_schema:
         migrate(db)

@@ -24,7 +24,8 @@ from sp404d.library import commands as c
 from sp404d.analysis.fingerprint import Fingerprint, near_duplicate, unpack_key
 from sp404d.library import dedupe
 from sp404d.library.dedupe import decide
-from sp404d.library.models import ANALYSIS_FIELDS, Failure, ImportRun, Location, Sample, path_under
+from sp404d.library.models import (ANALYSIS_FIELDS, Failure, ImportRun, Kit, KitPad, Location, Sample, Source,
+                                   path_under)
 from sp404d.library.near_index import NearIndex
 
 log = logs.get("writer")
@@ -128,7 +129,7 @@ class Writer(threading.Thread):
         self.error = None
         self.on_commit(effects)
         for cmd in batch:
-            if isinstance(cmd, (c.Barrier, c.StartRun)):
+            if getattr(cmd, "reply", None) is not None:
                 cmd.reply.set(cmd.reply.value)
 
     def _transaction(self, batch: list) -> list[Effect]:
@@ -161,6 +162,12 @@ class Writer(threading.Thread):
             ImportRun.update(finished_at=now, **cmd.counters).where(ImportRun.id == cmd.run_id).execute()
             return []
         if isinstance(cmd, c.Barrier):
+            return []
+        if isinstance(cmd, c.EditKit):
+            return self._edit_kit(cmd, now)
+        if isinstance(cmd, c.RegisterSource):
+            Source.insert(label=cmd.label, root=cmd.root, kind=cmd.kind, last_seen=now).on_conflict(
+                conflict_target=[Source.label], update={Source.root: cmd.root, Source.last_seen: now}).execute()
             return []
         raise TypeError(f"unknown writer command {cmd!r}")
 
@@ -251,6 +258,18 @@ class Writer(threading.Thread):
         if members:
             best = dedupe.canonical(members)
             sql("UPDATE sample SET canonical = (id = ?) WHERE group_id = ?", (best, group_id))
+
+    def _edit_kit(self, cmd: c.EditKit, now: float) -> list[Effect]:
+        kit = Kit.get_or_none(Kit.name == cmd.name)
+        if kit is None:
+            kit = Kit.create(name=cmd.name, filter=cmd.filter, created_at=now)
+        elif cmd.filter is not None:
+            Kit.update(filter=cmd.filter).where(Kit.id == kit.id).execute()
+        if cmd.pad is not None:
+            KitPad.delete().where(KitPad.kit == kit, KitPad.pad == cmd.pad).execute()
+            KitPad.create(kit=kit, pad=cmd.pad, query=cmd.query, sample=cmd.sample_id)
+        cmd.reply.value = kit.id
+        return [("kit", cmd.name)]
 
     def _fail(self, cmd: c.RecordFailure, now: float) -> list[Effect]:
         f = cmd.file

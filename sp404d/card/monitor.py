@@ -1,0 +1,137 @@
+"""The daemon's eye on mounted volumes: when an SP-404MKII card appears, ingest what the device
+exported and write the kits to it; when a volume named in ingest_labels appears, ingest it.
+
+The mount roots are watched (not recursively) and also checked every `poll_seconds`: an event only
+says "look now", and a mount point is often created a moment before the volume is mounted on it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+from watchdog.events import FileSystemEventHandler
+from watchdog.observers import Observer
+
+from sp404d import logs
+from sp404d.card import detect
+from sp404d.card.sync import Card, CardError
+from sp404d.kits import resolve
+from sp404d.library import commands as c
+
+log = logs.get("cards")
+
+
+class _Wake(FileSystemEventHandler):
+    def __init__(self, event: threading.Event):
+        self.event = event
+
+    def on_any_event(self, event) -> None:  # handlers only signal
+        self.event.set()
+
+
+class CardMonitor:
+    def __init__(self, config, engine):
+        self.config = config
+        self.engine = engine
+        self.cards: dict[str, dict] = {}      # mount path -> what status shows
+        self._mounted: dict[str, int] = {}    # mount path -> st_dev, to notice a remount
+        self._lock = threading.Lock()
+        self._sync_lock = threading.Lock()    # one sync at a time
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._observer = None
+        self._thread = threading.Thread(target=self._run, name="sp404d-cards", daemon=True)
+
+    def start(self) -> None:
+        self._observer = Observer()
+        for root in self.config.mount_roots:
+            if Path(root).is_dir():
+                try:
+                    self._observer.schedule(_Wake(self._wake), str(root), recursive=False)
+                except OSError as e:  # inotify limits: polling still finds the card
+                    log.warning("cannot watch mount root; polling it", root=str(root), error=str(e))
+        self._observer.start()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._observer:
+            self._observer.stop()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.check()
+            except Exception:  # a strange volume must not end card handling
+                log.exception("checking mounted volumes failed")
+            self._wake.wait(self.config.card_poll_seconds)
+            self._wake.clear()
+
+    def check(self) -> None:
+        volumes = detect.mounted(self.config.mount_roots, self.config.card_labels, self.config.ingest_labels)
+        now = {str(v.path): v for v in volumes}
+        for path in list(self._mounted):
+            if path not in now:
+                del self._mounted[path]
+                with self._lock:
+                    if path in self.cards:
+                        self.cards[path]["mounted"] = False
+                log.info("volume gone", path=path)
+        for path, volume in now.items():
+            try:
+                dev = os.stat(path).st_dev
+            except OSError:
+                continue
+            if self._mounted.get(path) == dev:
+                continue
+            self._mounted[path] = dev
+            log.info("volume mounted", path=path, label=volume.label, role=volume.role)
+            with self._lock:
+                self.cards[path] = {"path": path, "label": volume.label, "role": volume.role, "mounted": True,
+                                    "seen_at": time.time(), "last_sync": None, "ingest_job": None}
+            self._ingest(volume)
+            if volume.role == "card":
+                self.sync(path)
+
+    def _ingest(self, volume: detect.Volume) -> None:
+        if volume.role == "card":
+            if not self.config.ingest_exports:
+                return
+            export = next((volume.path / n for n in os.listdir(volume.path) if n.upper() == "EXPORT"), None)
+            if export is None or not export.is_dir():
+                return
+            root = export
+            paths = [str(export / n) for n in sorted(os.listdir(export)) if n.upper() != "PROJECT"]
+        else:
+            root, paths = volume.path, [str(volume.path)]
+        self.engine.writer.put(c.RegisterSource(volume.label, str(root), "card-export" if volume.role == "card"
+                                                else "volume"))
+        if paths:
+            job = self.engine.scan(paths, kind=f"ingest {volume.label}")
+            with self._lock:
+                self.cards[str(volume.path)]["ingest_job"] = job.id
+
+    def sync(self, path: str, dry_run: bool = False) -> dict:
+        with self._sync_lock:
+            with self.engine.db.connection_context():
+                kits = [(k, resolve.pads(k)) for k in resolve.kits(self.config.kits)]
+            try:
+                report = Card(Path(path)).sync(kits, dry_run=dry_run, stop=self._stop.is_set).as_dict()
+            except (CardError, OSError) as e:
+                report = {"card": path, "error": str(e), "finished_at": time.time()}
+        if not dry_run:
+            log.info("card synced", card=path, written=report.get("written"), removed=report.get("removed"),
+                     error=report.get("error"))
+            with self._lock:
+                if path in self.cards:
+                    self.cards[path]["last_sync"] = report
+        return report
+
+    def status(self) -> list[dict]:
+        with self._lock:
+            return [dict(v) for v in self.cards.values()]

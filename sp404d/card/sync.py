@@ -1,0 +1,236 @@
+"""Writing kits to a card, safe to pull at any moment.
+
+Every file is rendered, written under a temporary name in SP404D/tmp/ (outside IMPORT/, so the
+device never lists it), fsynced, renamed into IMPORT/<KIT>/, and the folder fsynced: IMPORT/ only
+ever holds whole files. The manifest (SP404D/manifest.json) marks each write pending before it
+starts and records it after, so a sync cut short is completed by the next one, and a file is only
+ever replaced or removed while its content is what sp404d wrote.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import xxhash
+
+from sp404d import logs
+from sp404d.card.convert import render
+from sp404d.card.naming import pad_file_names
+from sp404d.card.plan import Plan, Want, plan
+from sp404d.errors import Sp404dError
+
+log = logs.get("card")
+OWN = "SP404D"
+JUNK = (".DS_Store",)
+
+
+class CardError(Sp404dError):
+    pass
+
+
+@dataclass
+class Report:
+    card: str
+    plan: Plan
+    written: int = 0
+    removed: int = 0
+    bytes_written: int = 0
+    empty_pads: dict = field(default_factory=dict)   # kit -> [pad, ...]
+    finished_at: float | None = None
+    error: str | None = None
+
+    def as_dict(self) -> dict:
+        return {"card": self.card, "written": self.written, "removed": self.removed, "kept": len(self.plan.keep),
+                "blocked": self.plan.blocked, "bytes_written": self.bytes_written, "empty_pads": self.empty_pads,
+                "pending": [w.rel for w in self.plan.write][self.written:] if self.error else [],
+                "finished_at": self.finished_at, "error": self.error,
+                "plan": {"write": [w.rel for w in self.plan.write], "remove": self.plan.remove,
+                         "keep": self.plan.keep, "forget": self.plan.forget}}
+
+
+def wants_for(kits_and_pads: list) -> tuple[list[Want], dict]:
+    """[(KitDef, [Pad])] -> the files the kits want, and the empty pads of each kit."""
+    wants, empty = [], {}
+    for kit, pads in kits_and_pads:
+        if not kit.sync:
+            continue
+        filled = {p.pad: p.row for p in pads if p.row}
+        names = pad_file_names({pad: os.path.splitext(os.path.basename(row["path"]))[0]
+                                for pad, row in filled.items()})
+        for pad, row in sorted(filled.items()):
+            wants.append(Want(f"IMPORT/{kit.folder}/{names[pad]}", row["sample_id"], row["pcm_hash"], row["path"],
+                              kit.name, pad))
+        missing = [p.pad for p in pads if not p.row]
+        if missing:
+            empty[kit.name] = missing
+    return wants, empty
+
+
+def _hash_file(path: Path) -> tuple[int, str] | None:
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return None
+    return len(data), xxhash.xxh3_128_hexdigest(data)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError:  # some filesystems refuse fsync on a folder; the rename is still done
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write_atomic(tmp_dir: Path, dest: Path, data: bytes) -> None:
+    tmp = tmp_dir / f"{os.getpid()}-{time.monotonic_ns()}.tmp"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, dest)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    _fsync_dir(dest.parent)
+
+
+class Card:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.own = self.root / OWN
+        self.tmp = self.own / "tmp"
+        self.manifest_path = self.own / "manifest.json"
+
+    def manifest(self) -> dict:
+        try:
+            data = json.loads(self.manifest_path.read_text("utf-8"))
+        except FileNotFoundError:
+            return {"version": 1, "files": {}, "folders": []}
+        except (OSError, ValueError) as e:
+            raise CardError(f"the card's manifest {self.manifest_path} cannot be read ({e}); "
+                            "move it away to let sp404d start over (it will not touch files it cannot prove it wrote)")
+        data.setdefault("files", {})
+        data.setdefault("folders", [])
+        return data
+
+    def save(self, manifest: dict) -> None:
+        self.own.mkdir(exist_ok=True)
+        _write_atomic(self.own, self.manifest_path, json.dumps(manifest, indent=1, sort_keys=True).encode())
+
+    def _clean_tmp(self) -> None:
+        """Temporary files of a sync that was cut short (only in our own folder)."""
+        if self.tmp.is_dir():
+            for p in self.tmp.iterdir():
+                if p.suffix == ".tmp":
+                    p.unlink(missing_ok=True)
+
+    def free_bytes(self) -> int | None:
+        st = os.statvfs(self.root)
+        if st.f_blocks == 0:  # fusefat reports no totals: unknown, rely on ENOSPC
+            return None
+        return st.f_bavail * st.f_frsize
+
+    def sync(self, kits_and_pads: list, dry_run: bool = False, stop=lambda: False) -> Report:
+        if not self.root.is_dir():
+            raise CardError(f"no card at {self.root}")
+        manifest = self.manifest()
+        wants, empty = wants_for(kits_and_pads)
+        paths = {w.rel for w in wants} | set(manifest["files"])
+        on_card = {rel: _hash_file(self.root / rel) for rel in paths}
+        report = Report(str(self.root), plan(wants, manifest["files"], on_card), empty_pads=empty)
+        p = report.plan
+        if dry_run:
+            return report
+        self._clean_tmp()
+        for rel in p.forget:
+            manifest["files"].pop(rel, None)
+        if not p.changes:
+            self._tidy(manifest, wants)
+            if p.forget:
+                self.save(manifest)
+            report.finished_at = time.time()
+            return report
+        need = sum(os.path.getsize(w.source) * 2 for w in p.write)  # rough: 48 kHz/16-bit of a 44.1/16 source
+        free = self.free_bytes()
+        if free is not None and free < need:
+            report.error = f"the card has {free / 1e6:.1f} MB free; this sync needs about {need / 1e6:.1f} MB"
+            return report
+        try:
+            (self.root / "IMPORT").mkdir(exist_ok=True)
+            self.tmp.mkdir(parents=True, exist_ok=True)
+            for w in p.write:
+                if stop():
+                    raise CardError("sync stopped")
+                data = render(w.source)
+                entry = {"sample": w.sample_id, "pcm": w.pcm_hash, "size": len(data),
+                         "hash": xxhash.xxh3_128_hexdigest(data), "source": w.source, "kit": w.kit, "pad": w.pad}
+                # pending first: if the card goes mid-write, the next sync knows both the old content
+                # (still ours to replace) and the new (ours if the rename happened)
+                old = manifest["files"].pop(_match(manifest["files"], w.rel), None)
+                present = on_card.get(w.rel)
+                manifest["files"][w.rel] = {**entry, "pending": True,
+                                            "previous_hash": present[1] if old and present else None}
+                dest = self.root / w.rel
+                if not dest.parent.exists():
+                    dest.parent.mkdir()
+                    manifest["folders"].append(dest.parent.name)
+                self.save(manifest)
+                _write_atomic(self.tmp, dest, data)
+                manifest["files"][w.rel] = entry
+                report.written += 1
+                report.bytes_written += len(data)
+            for rel in p.remove:
+                (self.root / rel).unlink(missing_ok=True)
+                manifest["files"].pop(rel, None)
+                report.removed += 1
+            self._tidy(manifest, wants)
+        except OSError as e:
+            report.error = ("the card is full: " if e.errno == errno.ENOSPC else "writing to the card failed: ") + str(e)
+            log.error("sync stopped", card=str(self.root), error=report.error)
+        finally:
+            try:
+                self.save(manifest)
+            except OSError as e:  # the card is gone: the pending marks on it let the next sync finish
+                report.error = report.error or f"the card went away: {e}"
+        report.finished_at = time.time()
+        return report
+
+    def _tidy(self, manifest: dict, wants: list[Want]) -> None:
+        """In the kit folders we made: remove macOS litter, and the folder itself once no kit wants it
+        and it is empty."""
+        wanted = {w.rel.split("/")[1].upper() for w in wants}
+        for name in list(manifest["folders"]):
+            folder = self.root / "IMPORT" / name
+            if not folder.is_dir():
+                manifest["folders"].remove(name)
+                continue
+            for p in folder.iterdir():
+                if p.name.startswith("._") or p.name in JUNK:
+                    p.unlink(missing_ok=True)
+            if name.upper() not in wanted and not any(folder.iterdir()):
+                folder.rmdir()
+                manifest["folders"].remove(name)
+
+
+def _match(files: dict, rel: str) -> str | None:
+    for k in files:
+        if k.upper() == rel.upper():
+            return k
+    return None

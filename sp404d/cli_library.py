@@ -1,0 +1,265 @@
+"""CLI commands that read the library (search, kits, dupes, export) or edit kits.
+
+They read on their own connection, so they work with or without a daemon. A kit edit goes to the
+daemon when it runs (it is the library's only writer); otherwise this process takes the library
+lock and writes through its own writer thread.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+
+from sp404d.errors import LibraryBusy, Sp404dError
+
+
+def library(cfg):
+    """The library, opened for reading (the daemon, if running, stays its only writer)."""
+    from sp404d.library.schema import open_library
+
+    if not cfg.library_path.exists():
+        raise Sp404dError(f"no library yet at {cfg.library_path}: run `sp404d run` or `sp404d import PATH` first")
+    return open_library(cfg.library_path, migrate_schema=False)
+
+
+def _table(headers: list[str], rows: list[list], right: set[int] = frozenset()) -> None:
+    """A table on a terminal (rich), plain tab-separated lines otherwise."""
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.table import Table
+
+        t = Table(*headers, box=None, header_style="bold")
+        for i, col in enumerate(t.columns):
+            col.justify = "right" if i in right else "left"
+        for row in rows:
+            t.add_row(*("" if v is None else str(v) for v in row))
+        Console().print(t)
+    else:
+        print("\t".join(headers))
+        for row in rows:
+            print("\t".join("" if v is None else str(v) for v in row))
+
+
+def _key(row: dict) -> str | None:
+    return f"{row['key']}{'m' if row['scale'] == 'minor' else ''}" if row.get("key") else None
+
+
+def _search_cells(row: dict) -> list:
+    return [os.path.basename(row["path"]), row["category"], f"{row['bpm']:.1f}" if row["bpm"] else None,
+            _key(row), f"{row['duration']:.2f}", row["path"]]
+
+
+def cmd_search(cfg, args) -> int:
+    from sp404d.kits import query, search
+
+    parsed = query.parse(" ".join(args.query))
+    sys.stdout.reconfigure(errors="surrogateescape")
+    with library(cfg).connection_context():
+        rows = search.sounds(parsed)[: args.limit]
+    if args.json:
+        for row in rows:
+            print(json.dumps(row))
+    else:
+        _table(["name", "category", "bpm", "key", "dur", "path"], [_search_cells(r) for r in rows], right={2, 4})
+    return 0
+
+
+def cmd_kits(cfg, args) -> int:
+    from sp404d.kits import resolve
+
+    out = []
+    with library(cfg).connection_context():
+        for kit in resolve.kits(cfg.kits):
+            pads = resolve.pads(kit)
+            out.append({"name": kit.name, "folder": kit.folder, "sync": kit.sync, "origin": kit.origin,
+                        "filter": kit.filter, "filled": sum(p.row is not None for p in pads)})
+    if args.json:
+        for k in out:
+            print(json.dumps(k))
+    else:
+        _table(["kit", "card folder", "pads", "sync", "defined in"],
+               [[k["name"], f"IMPORT/{k['folder']}", f"{k['filled']}/16", "yes" if k["sync"] else "no", k["origin"]]
+                for k in out])
+    return 0
+
+
+def cmd_kit(cfg, args) -> int:
+    if args.action == "show":
+        return _kit_show(cfg, args)
+    request = {"action": args.action, "name": args.name}
+    if args.action == "new":
+        request["filter"] = args.filter
+    else:
+        request["pad"] = args.pad
+        request["query" if args.action == "set" else "pin"] = args.value
+    edit(cfg, request)
+    print(f"kit {args.name}: " + ("created" if args.action == "new" else f"pad {args.pad} {args.action}"))
+    return 0
+
+
+def edit(cfg, request: dict) -> None:
+    """Apply a kit edit through the library's one writer: the daemon's, or our own."""
+    from sp404d.control.client import Client, daemon_running
+
+    if daemon_running(cfg.socket_path):
+        with Client(cfg.socket_path) as client:
+            client.request("kit-edit", **request)
+        return
+    from sp404d.kits.edit import command
+    from sp404d.library.schema import open_library
+    from sp404d.library.writer import Writer
+    from sp404d.lock import LibraryLock
+
+    lock = LibraryLock(cfg.lock_path)
+    try:
+        lock.acquire("kit edit")
+    except LibraryBusy as e:
+        raise LibraryBusy(f"{e}; its control socket does not answer at {cfg.socket_path}") from None
+    try:
+        db = open_library(cfg.library_path)
+        with db.connection_context():
+            cmd = command(cfg.kits, request)
+        writer = Writer(db)
+        writer.start()
+        writer.put(cmd)
+        cmd.reply.wait(30)
+        writer.stop(timeout=30)
+    finally:
+        lock.release()
+
+
+def _kit_show(cfg, args) -> int:
+    from sp404d.card.naming import pad_file_names
+    from sp404d.kits import resolve
+
+    with library(cfg).connection_context():
+        kit = resolve.find(cfg.kits, args.name)
+        pads = resolve.pads(kit)
+    names = pad_file_names({p.pad: os.path.splitext(os.path.basename(p.row["path"]))[0] for p in pads if p.row})
+    if args.json:
+        print(json.dumps({"name": kit.name, "folder": kit.folder, "filter": kit.filter, "sync": kit.sync,
+                          "pads": [{"pad": p.pad, "why": p.why, "card_name": names.get(p.pad), **(p.row or {})}
+                                   for p in pads]}))
+        return 0
+    print(f"kit {kit.name} -> IMPORT/{kit.folder}/" + (f"  (filter: {kit.filter})" if kit.filter else ""))
+    _table(["pad", "card name", "category", "bpm", "key", "source file", "chosen by"],
+           [[p.pad, names.get(p.pad, "(empty)"), p.row and p.row["category"],
+             p.row and p.row["bpm"] and f"{p.row['bpm']:.1f}", p.row and _key(p.row), p.row and p.row["path"], p.why]
+            for p in pads], right={0})
+    empty = [p.pad for p in pads if p.row is None]
+    if empty:
+        print(f"{len(empty)} empty pad(s): {', '.join(map(str, empty))}")
+    return 0
+
+
+def cmd_dupes(cfg, args) -> int:
+    from sp404d.library import queries
+
+    sys.stdout.reconfigure(errors="surrogateescape")
+    groups = files = freeable = 0
+    with library(cfg).connection_context():
+        for g in queries.duplicate_groups():
+            groups += 1
+            files += len(g["members"])
+            freeable += g["freeable_bytes"]
+            if args.json:
+                print(json.dumps(g))
+                continue
+            c = g["canonical"]
+            print(f"group {g['group']}: {c['path']}  [{c['container']}, {c['quality']}]")
+            for m in g["members"]:
+                how = f"near {m['distance']:.2f}" if m["match"] == "near" else m["match"]
+                print(f"  {how:<12} {m['path']}  [{m['container']}, {m['quality']}]")
+    if not args.json:
+        print(f"{groups} sounds have duplicates: {files} extra files, {freeable / 1e6:.1f} MB that could be freed "
+              f"(sp404d never deletes; the canonical file of each group is the one kits use)")
+    return 0
+
+
+def cmd_export(cfg, args) -> int:
+    from sp404d.library import queries
+
+    db = library(cfg)
+    out = open(args.output, "w", newline="", encoding="utf-8", errors="surrogateescape") if args.output else sys.stdout
+    if out is sys.stdout:
+        sys.stdout.reconfigure(errors="surrogateescape")
+    try:
+        with db.connection_context():
+            if args.format == "csv":
+                writer = csv.DictWriter(out, fieldnames=queries.export_fields())
+                writer.writeheader()
+                for row in queries.export_rows():
+                    writer.writerow({k: json.dumps(v) if isinstance(v, list) else v for k, v in row.items()})
+            else:
+                for row in queries.export_rows():
+                    out.write(json.dumps(row) + "\n")
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    return 0
+
+
+def cmd_sync(cfg, args) -> int:
+    """Write the kits to a card now: through the daemon when it runs (it owns card writes), else here."""
+    from sp404d.control.client import Client, daemon_running
+
+    card = os.path.abspath(args.card) if args.card else None
+    if daemon_running(cfg.socket_path):
+        with Client(cfg.socket_path, timeout=900) as client:
+            reports = client.request("sync", card=card, dry_run=args.dry_run)["reports"]
+    else:
+        reports = _sync_here(cfg, card, args.dry_run)
+    failed = False
+    for r in reports:
+        failed |= bool(r.get("error"))
+        if args.json:
+            print(json.dumps(r))
+        else:
+            print(format_sync(r, args.dry_run))
+    return 1 if failed else 0
+
+
+def _sync_here(cfg, card: str | None, dry_run: bool) -> list[dict]:
+    from sp404d.card import detect
+    from sp404d.card.sync import Card, CardError
+    from sp404d.kits import resolve
+
+    if card:
+        targets = [card]
+    else:
+        targets = [str(v.path) for v in detect.mounted(cfg.mount_roots, cfg.card_labels) if v.role == "card"]
+        if not targets:
+            roots = ", ".join(str(r) for r in cfg.mount_roots)
+            raise Sp404dError(f"no SP-404MKII card is mounted (looked in {roots}); name one with --card PATH")
+    with library(cfg).connection_context():
+        kits = [(k, resolve.pads(k)) for k in resolve.kits(cfg.kits)]
+    reports = []
+    for target in targets:
+        try:
+            reports.append(Card(target).sync(kits, dry_run=dry_run).as_dict())
+        except CardError as e:
+            raise Sp404dError(str(e)) from None
+    return reports
+
+
+def format_sync(r: dict, dry_run: bool) -> str:
+    if "plan" not in r:
+        return f"card {r['card']}: {r['error']}"
+    p = r["plan"]
+    lines = []
+    if dry_run:
+        lines.append(f"card {r['card']} (dry run): would write {len(p['write'])}, remove {len(p['remove'])}, "
+                     f"keep {len(p['keep'])}")
+        lines += [f"  write  {x}" for x in p["write"]] + [f"  remove {x}" for x in p["remove"]]
+    else:
+        lines.append(f"card {r['card']}: wrote {r['written']} ({r['bytes_written'] / 1e6:.1f} MB), "
+                     f"removed {r['removed']}, kept {r['kept']}")
+    for rel in r["blocked"]:
+        lines.append(f"  left alone (not written by sp404d): {rel}")
+    for kit, pads in r["empty_pads"].items():
+        lines.append(f"  kit {kit}: empty pad(s) {', '.join(map(str, pads))}")
+    if r.get("error"):
+        lines.append(f"  stopped: {r['error']}")
+    return "\n".join(lines)

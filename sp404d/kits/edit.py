@@ -1,0 +1,46 @@
+"""Checking a kit edit from the CLI or the socket before it reaches the writer. Reads the library
+(to resolve a pin to its sample); writes nothing."""
+
+from __future__ import annotations
+
+from sp404d.card.naming import kit_folder
+from sp404d.errors import Sp404dError
+from sp404d.kits import query as q
+from sp404d.kits import resolve
+from sp404d.kits.select import PADS
+from sp404d.library import commands as c
+
+
+def command(configured, args: dict) -> c.EditKit:
+    """args: {"action": "new"|"set"|"pin", "name", "filter"?, "pad"?, "query"?, "pin"?}."""
+    action, name = args.get("action"), args.get("name")
+    if not isinstance(name, str):
+        raise Sp404dError("a kit name is needed")
+    kit_folder(name)  # refuses names that would leave IMPORT/ or show nothing
+    existing = {k.name.lower(): k for k in resolve.kits(configured)}
+    if action == "new":
+        if name.lower() in existing:
+            raise Sp404dError(f"kit {existing[name.lower()].name!r} already exists")
+        clash = [k.name for k in existing.values() if k.folder == kit_folder(name)]
+        if clash:
+            raise Sp404dError(f"kit {name!r} would share the card folder {kit_folder(name)} with {clash[0]!r}")
+        filt = args.get("filter")
+        if filt:
+            q.parse(filt)
+        return c.EditKit(name, c.Reply(), filter=filt or None)
+    kit = resolve.find(configured, name)
+    pad = args.get("pad")
+    if not isinstance(pad, int) or not 1 <= pad <= PADS:
+        raise Sp404dError(f"pad must be a number from 1 to {PADS} (got {pad!r})")
+    if action == "set":
+        text = (args.get("query") or "").strip()
+        if text:
+            q.parse(text)
+        return c.EditKit(kit.name, c.Reply(), pad=pad, query=text or None)
+    if action == "pin":
+        pin = str(args.get("pin") or "")
+        row = resolve.sample_for(pin) if pin else None
+        if row is None:
+            raise Sp404dError(f"{pin!r} is not a sample id or a file in the library (import it first)")
+        return c.EditKit(kit.name, c.Reply(), pad=pad, sample_id=row["sample_id"])
+    raise Sp404dError(f"unknown kit action {action!r}")

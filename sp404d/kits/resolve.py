@@ -1,0 +1,65 @@
+"""Kits in effect, and the sound on each pad: the config's kits overlaid with the library's, each
+slot filled by select.choose from search results. Reads only (on the caller's connection)."""
+
+from __future__ import annotations
+
+import os
+
+from sp404d.errors import Sp404dError
+from sp404d.kits import query as q
+from sp404d.kits import search
+from sp404d.kits.define import KitDef, merged
+from sp404d.kits.select import Pad, Slot, choose
+from sp404d.library.models import Kit, KitPad, Location
+
+
+class UnknownKit(Sp404dError):
+    pass
+
+
+def stored() -> list[dict]:
+    kits = []
+    for kit in Kit.select().order_by(Kit.id):
+        pads = {p.pad: (p.query, str(p.sample_id) if p.sample_id else None)
+                for p in KitPad.select().where(KitPad.kit == kit)}
+        kits.append({"name": kit.name, "filter": kit.filter, "sync": kit.sync, "pads": pads})
+    return kits
+
+
+def kits(configured: tuple[KitDef, ...]) -> list[KitDef]:
+    return merged(configured, stored())
+
+
+def find(configured: tuple[KitDef, ...], name: str) -> KitDef:
+    for kit in kits(configured):
+        if kit.name.lower() == name.lower():
+            return kit
+    known = ", ".join(k.name for k in kits(configured)) or "none"
+    raise UnknownKit(f"no kit named {name!r} (kits: {known})")
+
+
+def sample_for(pin: str) -> dict | None:
+    """A pin's sound: a sample id, or a path the library knows. None if neither."""
+    if pin.isdigit():
+        rows = list(search.matching(q.Query(), sample_id=int(pin)))
+    else:
+        path = os.path.abspath(os.path.expanduser(pin))
+        loc = Location.get_or_none(Location.path == path)
+        rows = list(search.matching(q.Query(), sample_id=loc.sample_id)) if loc else []
+        rows = [r for r in rows if r["path"] == path] or rows  # the pinned file itself when present
+    return min(rows, key=search.rank) if rows else None
+
+
+def pads(kit: KitDef) -> list[Pad]:
+    """The 16 pads of a kit, deterministic for the same library."""
+    base = q.parse(kit.filter) if kit.filter else q.Query()
+    cache: dict[str, list[dict]] = {}
+
+    def run(text: str) -> list[dict]:
+        if text not in cache:  # "NEW" asks the same query 16 times
+            cache[text] = search.sounds(base & q.parse(text))
+        return cache[text]
+
+    slots = [Slot(p.pad, query=p.query, pinned=sample_for(p.pin) if p.pin else None, pin_text=p.pin)
+             for p in kit.pads]
+    return choose(slots, run)

@@ -94,27 +94,34 @@ class CardMonitor:
             with self._lock:
                 self.cards[path] = {"path": path, "label": volume.label, "role": volume.role, "mounted": True,
                                     "seen_at": time.time(), "last_sync": None, "ingest_job": None}
-            self._ingest(volume)
+            job = self._ingest(volume)
             if volume.role == "card":
+                # what the device exported is in the library before the kits are chosen ("NEW")
+                while job is not None and not self._stop.is_set():
+                    if self.engine.progress.wait_job(job, 1.0):
+                        break
                 self.sync(path)
 
-    def _ingest(self, volume: detect.Volume) -> None:
+    def _ingest(self, volume: detect.Volume):
+        """Start ingesting what the volume brings; returns the job (None if nothing to ingest)."""
         if volume.role == "card":
             if not self.config.ingest_exports:
-                return
+                return None
             export = next((volume.path / n for n in os.listdir(volume.path) if n.upper() == "EXPORT"), None)
             if export is None or not export.is_dir():
-                return
+                return None
             root = export
             paths = [str(export / n) for n in sorted(os.listdir(export)) if n.upper() != "PROJECT"]
         else:
             root, paths = volume.path, [str(volume.path)]
         self.engine.writer.put(c.RegisterSource(volume.label, str(root), "card-export" if volume.role == "card"
                                                 else "volume"))
-        if paths:
-            job = self.engine.scan(paths, kind=f"ingest {volume.label}")
-            with self._lock:
-                self.cards[str(volume.path)]["ingest_job"] = job.id
+        if not paths:
+            return None
+        job = self.engine.scan(paths, kind=f"ingest {volume.label}")
+        with self._lock:
+            self.cards[str(volume.path)]["ingest_job"] = job.id
+        return job
 
     def sync(self, path: str, dry_run: bool = False) -> dict:
         with self._sync_lock:

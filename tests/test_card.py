@@ -1,0 +1,199 @@
+"""Kits on a real FAT32 card (mkfs.vfat image, mounted with fusefat under a mount root of the
+test's own), written by the real daemon when the card is mounted, and by `sp404d sync`."""
+
+from __future__ import annotations
+
+import json
+import random
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+import xxhash
+
+from fixtures import card as fat
+from fixtures.audio import hit, write
+from tests.conftest import wait_until
+
+pytestmark = pytest.mark.skipif(fat.available() is not None, reason=str(fat.available()))
+
+NAMES = ["kick_01", "kick_02", "kick_03", "snare_01", "snare_02", "clap_1", "hh_closed", "open_hat", "rim_1",
+         "tom_lo", "tom_hi", "conga_1", "shaker", "crash_1", "fx_riser", "fx_zap", "vox_hey"]
+
+
+def drum_library(folder: Path, seconds: float = 0.3) -> dict[str, Path]:
+    return {n: write(folder / "Drums" / f"{n}.wav", hit(1000 + i, seconds=seconds, channels=1 + i % 2))
+            for i, n in enumerate(NAMES)}
+
+
+def riff_chunks(path: Path) -> list[str]:
+    data = path.read_bytes()
+    assert data[:4] == b"RIFF" and data[8:12] == b"WAVE" and struct.unpack("<I", data[4:8])[0] == len(data) - 8
+    chunks, at = [], 12
+    while at < len(data):
+        cid, size = data[at:at + 4].decode("ascii"), struct.unpack("<I", data[at + 4:at + 8])[0]
+        chunks.append(cid)
+        assert at + 8 + size <= len(data), f"{path}: chunk {cid} runs past the end"
+        at += 8 + size + (size & 1)
+    return chunks
+
+
+def assert_card_consistent(card: Path) -> dict:
+    """IMPORT/ holds only whole 48 kHz/16-bit PCM WAVs with valid names (and the user's files); the
+    manifest matches every file sp404d wrote."""
+    manifest = json.loads((card / "SP404D" / "manifest.json").read_text())
+    for wav in (card / "IMPORT").rglob("*.WAV"):
+        rel = str(wav.relative_to(card))
+        assert riff_chunks(wav) == ["fmt ", "data"], rel
+        info = sf.info(str(wav))
+        assert (info.samplerate, info.subtype) == (48000, "PCM_16"), rel
+        assert len(wav.name) <= 23 and wav.name.isascii() and wav.name[:2].isdigit() and wav.name[2] == "_", rel
+        entry = manifest["files"].get(rel)
+        if entry and not entry.get("pending"):
+            assert entry["hash"] == xxhash.xxh3_128_hexdigest(wav.read_bytes()), rel
+    assert not list((card / "IMPORT").rglob("*.tmp"))
+    return manifest
+
+
+@pytest.fixture
+def card(tmp_path):
+    c = fat.FatCard(tmp_path / "cardspace")
+    yield c
+    if c.proc is not None:
+        c.pull()
+
+
+def card_config(env, card: fat.FatCard) -> None:
+    with open(env.config, "a") as f:
+        f.write(f'[cards]\nmount_roots = ["{card.mount_root}"]\npoll_seconds = 0.3\n')
+
+
+def last_sync(env, card_path: Path, after: float = 0.0) -> dict:
+    def synced():
+        for c in env.status()["cards"]:
+            sync = c.get("last_sync")
+            if c["path"] == str(card_path) and sync and sync["finished_at"] > after:
+                return sync
+        return None
+    return wait_until(synced, 120, interval=0.2, what="the card to be synced")
+
+
+def test_mounting_a_card_writes_the_kits_and_ingests_exports_once(daemon_env, card, tmp_path):
+    env = daemon_env
+    drum_library(env.drop)
+    card_config(env, card)
+    env.start()
+    env.wait_idle(len(NAMES))
+
+    card.mount()
+    card.layout()
+    mine = card.path / "IMPORT" / "MY KIT" / "handmade.wav"
+    mine.parent.mkdir()
+    write(mine, hit(5, 0.2))
+    readme = card.path / "IMPORT" / "README.TXT"
+    readme.write_text("mine")
+    exported = write(card.path / "EXPORT" / "SMPL0001.WAV", hit(77, 0.5))
+    write(card.path / "EXPORT" / "PROJECT" / "PROJECT_01" / "PTN.WAV", hit(78, 0.5))
+    before = {p: p.read_bytes() for p in (mine, readme)}
+
+    sync = last_sync(env, card.path)
+    assert sync["error"] is None and sync["written"] == 32 and sync["empty_pads"] == {}
+    manifest = assert_card_consistent(card.path)
+    drums = sorted(p.name for p in (card.path / "IMPORT" / "DRUMS").iterdir())
+    assert [n[:3] for n in drums] == [f"{i:02d}_" for i in range(1, 17)]
+    assert drums[0].startswith("01_kick") and drums[2].startswith("03_snare") and drums[15].startswith("16_vox")
+    assert len(list((card.path / "IMPORT" / "NEW").iterdir())) == 16
+    assert len(manifest["files"]) == 32
+    assert {p: p.read_bytes() for p in before} == before  # the user's files, untouched
+
+    # the device's export is ingested as a source named after the card; projects are not
+    def ingested():
+        rows = env.rows("SELECT path FROM location")
+        return [p for (p,) in rows if p.startswith(str(card.path))] or None
+    assert wait_until(ingested, 60, what="EXPORT to be ingested") == [str(exported)]
+    found = env.cli("search", f"source:{card.path.name}", "--json")
+    assert [json.loads(line)["path"] for line in found.stdout.splitlines()] == [str(exported)]
+
+    # a second sync with nothing changed writes nothing
+    r = env.cli("sync", "--json")
+    again = json.loads(r.stdout)
+    assert r.returncode == 0 and (again["written"], again["removed"], again["kept"]) == (0, 0, 32)
+
+    # pinning the kick that is on no pad to pad 1 rewrites only the pads whose sound changed (pad 1,
+    # and pad 2, whose "category:kick" now takes the kick pad 1 had)
+    def pads():
+        return {p["pad"]: (p.get("sample_id"), p["card_name"])
+                for p in json.loads(env.cli("kit", "show", "DRUMS", "--json").stdout)["pads"]}
+    old = pads()
+    spare = next(k for k in ("kick_01", "kick_02", "kick_03")
+                 if old[1][1] != f"01_{k}.WAV" and old[2][1] != f"02_{k}.WAV")
+    assert env.cli("kit", "pin", "DRUMS", "1", str(env.drop / "Drums" / f"{spare}.wav")).returncode == 0
+    new = pads()
+    moved = sorted(pad for pad in new if new[pad] != old[pad])
+    assert moved == [1, 2] and new[1][1] == f"01_{spare}.WAV" and new[2][1] == "02" + old[1][1][2:]
+    r = env.cli("sync", "--json")
+    changed = json.loads(r.stdout)
+    assert changed["plan"]["write"] == [f"IMPORT/DRUMS/{new[pad][1]}" for pad in moved]
+    assert sorted(changed["plan"]["remove"]) == sorted(f"IMPORT/DRUMS/{old[pad][1]}" for pad in moved
+                                                       if old[pad][1] != new[pad][1])
+    assert changed["kept"] == 32 - len(moved)
+    assert_card_consistent(card.path)
+    assert {p: p.read_bytes() for p in before} == before
+
+    # eject and plug in again: nothing ingested twice, nothing rewritten
+    card.unmount()
+    wait_until(lambda: not [c for c in env.status()["cards"] if c["mounted"]], 30, what="the eject to be seen")
+    t = time.time()
+    card.mount()
+    sync = last_sync(env, card.path, after=t)
+    assert (sync["written"], sync["removed"], sync["kept"]) == (0, 0, 32)
+    assert env.rows("SELECT COUNT(*) FROM location WHERE path LIKE '%SMPL0001%'") == [(1,)]
+    status = env.cli("status").stdout
+    assert f"card:     {card.path.name} (card) {card.path}: last sync" in status
+    card.unmount()
+
+
+def test_a_card_pulled_during_sync_never_holds_a_partial_file(daemon_env, card, tmp_path):
+    """Ten pulls at random moments of a sync (the FUSE process killed), each followed by a check
+    of the card and a remount whose sync completes the kits."""
+    env = daemon_env
+    drum_library(tmp_path / "Lib", seconds=1.5)  # bigger files: a sync long enough to interrupt
+    assert env.cli("import", str(tmp_path / "Lib")).returncode == 0
+    card.mount()
+    card.layout()
+    (card.path / "IMPORT" / "KEEP.TXT").write_text("the user's")
+
+    def sync() -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "sp404d", "sync", "--card", str(card.path), "--json"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env.env)
+
+    t = time.monotonic()
+    first = sync()
+    out, err = first.communicate(timeout=120)
+    full = time.monotonic() - t
+    assert first.returncode == 0 and json.loads(out)["written"] == 32, err
+    rng = random.Random(404)
+    interrupted = 0
+    for round_ in range(10):
+        manifest = json.loads((card.path / "SP404D" / "manifest.json").read_text())
+        for rel in list(manifest["files"])[round_ % 3::3]:  # the device's user deleted some pads: rewrite them
+            (card.path / rel).unlink()
+        proc = sync()
+        time.sleep(rng.uniform(0.3, max(0.4, full)))  # 0.3 s: past the start of the process
+        card.pull()
+        out, err = proc.communicate(timeout=120)
+        interrupted += proc.returncode != 0 or json.loads(out)["error"] is not None
+        card.mount()
+        assert_card_consistent(card.path)
+        assert (card.path / "IMPORT" / "KEEP.TXT").read_text() == "the user's"
+        done = sync()
+        out, err = done.communicate(timeout=120)
+        report = json.loads(out)
+        assert done.returncode == 0 and report["error"] is None, err
+        manifest = assert_card_consistent(card.path)
+        assert len(manifest["files"]) == 32 and not any(e.get("pending") for e in manifest["files"].values())
+    assert interrupted >= 5  # most pulls really cut a sync short

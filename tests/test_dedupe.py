@@ -154,6 +154,6 @@ def test_index_returns_the_nearest_keys_among_agreeing_durations(monkeypatch):
         agree = ((np.abs(np.log(durations / d)) < np.log(DURATION_RATIO)) | (np.abs(durations - d) < DURATION_SLACK))
         rows = np.flatnonzero(agree)
         nearest = rows[np.argsort(((keys[rows] - keys[j]) ** 2).sum(axis=1))[:16]] + 1
-        got = index.candidates(d, keys[j])
+        got = index.candidates(d, keys[j], limit=16)
         assert got[0] == j + 1 and set(got) == set(nearest.tolist())
     assert NearIndex().candidates(0.5, keys[0]) == []

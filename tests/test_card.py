@@ -197,3 +197,60 @@ def test_a_card_pulled_during_sync_never_holds_a_partial_file(daemon_env, card, 
         manifest = assert_card_consistent(card.path)
         assert len(manifest["files"]) == 32 and not any(e.get("pending") for e in manifest["files"].values())
     assert interrupted >= 5  # most pulls really cut a sync short
+
+
+def test_a_full_card_stops_the_sync_with_a_clear_message_and_stays_consistent(daemon_env, tmp_path):
+    env = daemon_env
+    drum_library(tmp_path / "Lib", seconds=2.0)
+    assert env.cli("import", str(tmp_path / "Lib")).returncode == 0
+    small = fat.FatCard(tmp_path / "small", size_mb=40)
+    try:
+        small.mount()
+        small.layout()
+        filler = small.path / "BKUP" / "BIG.BIN"
+        with open(filler, "wb") as f:  # the user's backup leaves room for a few pads only
+            try:
+                f.write(b"\0" * (35 << 20))
+            except OSError:
+                pass
+        r = env.cli("sync", "--card", str(small.path))
+        assert r.returncode == 1 and "full" in r.stdout, r.stdout + r.stderr
+        assert "Traceback" not in r.stderr
+        manifest = assert_card_consistent(small.path)
+        written = [rel for rel, e in manifest["files"].items() if not e.get("pending")]
+        assert 0 < len(written) < 32
+        assert filler.stat().st_size > 0
+        filler.unlink()  # room again: the next sync completes
+        r = env.cli("sync", "--card", str(small.path), "--json")
+        assert r.returncode == 0 and json.loads(r.stdout)["error"] is None
+        assert len(assert_card_consistent(small.path)["files"]) == 32
+    finally:
+        small.pull()
+
+
+def test_a_volume_named_in_ingest_labels_is_ingested_and_other_volumes_are_left_alone(daemon_env, tmp_path):
+    env = daemon_env
+    recorder = fat.FatCard(tmp_path / "rec", label="ZOOM", size_mb=40)
+    other = fat.FatCard(tmp_path / "other", label="OTHER", size_mb=40)
+    other.mount_root, other.path = recorder.mount_root, recorder.mount_root / "OTHER"  # side by side
+    with open(env.config, "a") as f:
+        f.write(f'[cards]\nmount_roots = ["{recorder.mount_root}"]\ningest_labels = ["ZOOM"]\npoll_seconds = 0.3\n')
+    env.start()
+    try:
+        other.mount()
+        stranger = write(other.path / "IMPORT" / "song.wav", hit(10, 0.8))
+        recorder.mount()
+        take = write(recorder.path / "FOLDER01" / "ZOOM0001.wav", hit(9, 0.8))
+        (recorder.path / "IMPORT").mkdir()  # an IMPORT folder alone does not make a card
+        recorder.unmount()
+        recorder.mount()  # plugged in with the take already on it
+        wait_until(lambda: env.rows(f"SELECT COUNT(*) FROM location WHERE path = '{take}'") == [(1,)], 60,
+                   what="the recorder's take to be ingested")
+        cards = env.status()["cards"]
+        assert [(c["label"], c["role"]) for c in cards] == [("ZOOM", "ingest")]
+        assert not (recorder.path / "SP404D").exists()  # nothing written to a volume that is not a card
+        assert not (other.path / "SP404D").exists()
+        assert env.rows(f"SELECT COUNT(*) FROM location WHERE path = '{stranger}'") == [(0,)]
+    finally:
+        recorder.pull()
+        other.pull()

@@ -202,7 +202,7 @@ class Card:
                 report.removed += 1
             self._tidy(manifest, wants)
         except OSError as e:
-            report.error = ("the card is full: " if e.errno == errno.ENOSPC else "writing to the card failed: ") + str(e)
+            report.error = _why(e)
             log.error("sync stopped", card=str(self.root), error=report.error)
         finally:
             try:
@@ -227,6 +227,15 @@ class Card:
             if name.upper() not in wanted and not any(folder.iterdir()):
                 folder.rmdir()
                 manifest["folders"].remove(name)
+
+
+def _why(e: OSError) -> str:
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"the card is full ({e.strerror}); the files written so far are complete, the rest will follow"
+    if e.errno in (errno.EPERM, errno.EROFS, errno.EACCES):  # fusefat says EPERM when the card is full
+        return (f"the card refused a write ({e.strerror}): it is full or write-protected; "
+                "the files written so far are complete")
+    return f"writing to the card failed ({e.strerror or e}); the files written so far are complete"
 
 
 def _match(files: dict, rel: str) -> str | None:

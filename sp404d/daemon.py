@@ -12,6 +12,7 @@ import os
 import signal
 import threading
 import time
+from datetime import datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -23,7 +24,7 @@ from sp404d.control.server import ControlServer
 from sp404d.engine import Engine
 from sp404d.errors import Sp404dError
 from sp404d.lock import LibraryLock
-from sp404d.notify import notify
+from sp404d.notify import notify, watchdog_interval
 from sp404d.watch.observer import Hints, Watcher
 from sp404d.watch.settle_loop import SettleLoop
 
@@ -98,7 +99,25 @@ class Daemon:
                                max_instances=1, coalesce=True)
         self.scheduler.add_job(self._reanalyse_when_idle, "interval", seconds=REANALYSE_EVERY_SECONDS,
                                id="reanalyse", max_instances=1, coalesce=True)
+        self.scheduler.add_job(self._notify_status, "interval", seconds=5, id="notify-status",
+                               max_instances=1, coalesce=True)
+        interval = watchdog_interval()
+        if interval:
+            self.scheduler.add_job(self._watchdog, "interval", seconds=interval, id="watchdog",
+                                   max_instances=1, coalesce=True, next_run_time=datetime.now())
         self.scheduler.start()
+
+    # -- systemd --
+    def _watchdog(self) -> None:
+        """WATCHDOG=1 only while the parts that do the work are alive: a stuck daemon gets restarted."""
+        if self.engine.writer.is_alive() and self.control.alive():
+            notify("WATCHDOG=1")
+        else:
+            log.error("a core thread died; withholding the watchdog ping so the service manager restarts us")
+
+    def _notify_status(self) -> None:
+        s = self.engine.progress.snapshot()["counters"]
+        notify(f"STATUS={self.engine.state()}: {s['recorded']} recorded, {s['failed']} failed since start")
 
     def _shutdown(self) -> None:
         if self.scheduler:

@@ -47,6 +47,9 @@ class ControlServer:
         self._thread.start()
         log.info("control socket ready", socket=str(self.path))
 
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)

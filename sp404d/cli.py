@@ -25,6 +25,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="run the daemon in the foreground")
     s = sub.add_parser("status", help="what the daemon is doing (exit 3 when it is not running)")
     s.add_argument("--json", action="store_true", help="print the full status as JSON")
+    s.add_argument("--follow", "-f", action="store_true",
+                   help="stay attached: live progress bars with rate and ETA (JSON events with --json) until Ctrl-C")
     i = sub.add_parser("import", help="analyse files or folders now, and wait until they are recorded")
     i.add_argument("paths", nargs="*", metavar="PATH")
     i.add_argument("--reanalyse", action="store_true",
@@ -54,6 +56,12 @@ def _parser() -> argparse.ArgumentParser:
     sh = kit.add_parser("show", help="each pad's sound, its card name, and why it was chosen")
     sh.add_argument("name")
     sh.add_argument("--json", action="store_true")
+    dr = sub.add_parser("doctor", help="check the setup and explain how to fix what is wrong (exit 1 if so)")
+    dr.add_argument("--json", action="store_true")
+    f = sub.add_parser("failures", help="files that could not be analysed, with category and reason")
+    f.add_argument("--retry", action="store_true", help="analyse them again now")
+    f.add_argument("--category", help="only this category (unreadable, empty, unsupported, corrupt, ...)")
+    f.add_argument("--json", action="store_true")
     y = sub.add_parser("sync", help="write the kits to the SP-404MKII card now (the daemon does it on mount)")
     y.add_argument("--card", metavar="PATH", help="the card's mount point (default: every mounted SP-404MKII card)")
     y.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
@@ -108,6 +116,8 @@ def cmd_run(cfg, args) -> int:
 def cmd_status(cfg, args) -> int:
     from sp404d.control.client import Client
 
+    if args.follow:
+        return _follow_status(cfg, args.json)
     with Client(cfg.socket_path) as client:
         status = client.request("status")
     status.pop("ok", None)
@@ -115,6 +125,50 @@ def cmd_status(cfg, args) -> int:
         print(json.dumps(status, indent=2, default=str))
     else:
         print(format_status(status))
+    return 0
+
+
+def _follow_status(cfg, json_out: bool) -> int:
+    """Subscribe to the daemon's events; on each (at most 4 a second) ask for the status and redraw.
+    Ends when the daemon goes away (0) or on Ctrl-C (130)."""
+    from sp404d.control.client import Client
+
+    with Client(cfg.socket_path) as listen, Client(cfg.socket_path) as ask:
+        events = listen.events()
+        if json_out or not sys.stdout.isatty():
+            print(json.dumps(ask.request("status"), default=str), flush=True)
+            for event in events:
+                print(json.dumps(event, default=str), flush=True)
+            return 0
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TextColumn("{task.fields[rate]}"), TimeRemainingColumn()) as bars:
+            head = bars.add_task("", total=None, rate="", start=False)
+            tasks: dict[int, int] = {}
+
+            def redraw() -> None:
+                s = ask.request("status")
+                t, c = s["totals"], s["counters"]
+                bars.update(head, description=f"{s['state']}: {t['samples']} samples, {c['recorded']} recorded and "
+                                              f"{c['failed']} failed since start, {s['rate_per_second']:.1f} files/s")
+                for job in s["jobs"]:
+                    done = job["seen"] - job["pending"]
+                    rate = f"{done / max(job['elapsed'], 1e-3):.0f} files/s"
+                    if job["id"] not in tasks and not job["done"]:
+                        tasks[job["id"]] = bars.add_task(f"{job['kind']} #{job['id']}", total=None, rate=rate)
+                    if job["id"] in tasks:
+                        bars.update(tasks[job["id"]], completed=done, rate=rate,
+                                    total=job["seen"] if job["walked"] else None)
+                        if job["done"]:
+                            bars.remove_task(tasks.pop(job["id"]))
+
+            redraw()
+            last = time.monotonic()
+            for _ in events:
+                if time.monotonic() - last >= 0.25:
+                    redraw()
+                    last = time.monotonic()
     return 0
 
 
@@ -161,26 +215,29 @@ def _simple(command: str):
 
 
 def cmd_import(cfg, args) -> int:
-    from sp404d.control.client import Client, daemon_running
-
     paths = [os.path.abspath(p) for p in args.paths]
     if not paths and not args.reanalyse:
         raise Sp404dError("import needs at least one PATH (or --reanalyse)")
     for p in paths:
         if not os.path.exists(p):
             raise Sp404dError(f"no such file or folder: {p}")
-    command = "reanalyse" if args.reanalyse else "import"
-    if daemon_running(cfg.socket_path):  # the daemon is the library's writer: hand the work over
-        with Client(cfg.socket_path) as client:
-            job = client.request(command, **({"paths": paths} if paths else {}))["job"]
-            job = follow(lambda: client.request("job", id=job["id"])["job"], json_out=args.json)
-    else:
-        job = _import_here(cfg, paths, args.json, reanalyse=args.reanalyse)
+    job = run_job(cfg, "reanalyse" if args.reanalyse else "import", paths, args.json)
     print_summary(job, args.json)
     return 0 if job["done"] else 130
 
 
-def _import_here(cfg, paths: list[str], json_out: bool, reanalyse: bool = False) -> dict:
+def run_job(cfg, command: str, paths: list[str], json_out: bool) -> dict:
+    """Run an intake job (import, reanalyse, retry) in the daemon when it runs, else here."""
+    from sp404d.control.client import Client, daemon_running
+
+    if daemon_running(cfg.socket_path):  # the daemon is the library's writer: hand the work over
+        with Client(cfg.socket_path) as client:
+            job = client.request(command, **({"paths": paths} if paths else {}))["job"]
+            return follow(lambda: client.request("job", id=job["id"])["job"], json_out=json_out)
+    return _import_here(cfg, paths, json_out, mode=command)
+
+
+def _import_here(cfg, paths: list[str], json_out: bool, mode: str = "import") -> dict:
     from sp404d.engine import Engine
     from sp404d.lock import LibraryLock
 
@@ -196,7 +253,8 @@ def _import_here(cfg, paths: list[str], json_out: bool, reanalyse: bool = False)
         engine = Engine(cfg, "import")
         engine.start()
         try:
-            job = engine.reanalyse(paths or None) if reanalyse else engine.scan(paths, kind="import")
+            job = {"reanalyse": lambda: engine.reanalyse(paths or None), "retry": lambda: engine.retry(paths or None),
+                   "import": lambda: engine.scan(paths, kind="import")}[mode]()
             result = follow(job.as_dict, json_out=json_out, stop=lambda: bool(interrupted))
             engine.writer.flush(60)
             return {**result, "transactions": engine.writer.transactions}
@@ -236,6 +294,46 @@ def follow(get_job, json_out: bool = False, stop=lambda: False) -> dict:
         time.sleep(0.2)
 
 
+def cmd_failures(cfg, args) -> int:
+    from sp404d.library import queries
+
+    if args.retry:
+        job = run_job(cfg, "retry", [], args.json)
+        print_summary(job, args.json)
+        return 0 if job["done"] else 130
+    sys.stdout.reconfigure(errors="surrogateescape")
+    with lib.library(cfg).connection_context():
+        rows = queries.failures(args.category)
+    if args.json:
+        for row in rows:
+            print(json.dumps(row))
+        return 0
+    for row in rows:
+        tries = f" (tried {row['attempts']}x)" if row["attempts"] > 1 else ""
+        print(f"{row['category']:<12} {row['path']}: {row['message']}{tries}")
+    counts = {}
+    for row in rows:
+        counts[row["category"]] = counts.get(row["category"], 0) + 1
+    print(f"{len(rows)} failed file(s)" + (": " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+                                           if rows else "") + ("; `sp404d failures --retry` tries them again" if rows else ""))
+    return 0
+
+
+def cmd_doctor(cfg, args) -> int:
+    from sp404d import doctor
+
+    checks = doctor.run(cfg)
+    if args.json:
+        print(json.dumps(doctor.as_dicts(checks)))
+    else:
+        marks = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}
+        for c in checks:
+            print(f"{marks[c.status]}  {c.name}: {c.detail}" + (f"\n      fix: {c.fix}" if c.fix else ""))
+        bad = [c for c in checks if c.status == "fail"]
+        print(f"{len(bad)} problem(s) found" if bad else "everything needed is in place")
+    return 1 if any(c.status == "fail" for c in checks) else 0
+
+
 def print_summary(job: dict, json_out: bool) -> None:
     if json_out:
         print(json.dumps(job, default=str))
@@ -249,5 +347,5 @@ def print_summary(job: dict, json_out: bool) -> None:
 
 
 COMMANDS = {"run": cmd_run, "status": cmd_status, "import": cmd_import, "export": lib.cmd_export, "dupes": lib.cmd_dupes,
-            "search": lib.cmd_search, "kits": lib.cmd_kits, "kit": lib.cmd_kit, "sync": lib.cmd_sync,
+            "search": lib.cmd_search, "kits": lib.cmd_kits, "kit": lib.cmd_kit, "sync": lib.cmd_sync, "failures": cmd_failures, "doctor": cmd_doctor,
             "pause": _simple("pause"), "resume": _simple("resume"), "rescan": _simple("rescan")}

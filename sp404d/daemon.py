@@ -173,6 +173,7 @@ class Daemon:
             "resume": lambda a: self._pause(False),
             "rescan": lambda a: {"job": self.rescan().as_dict()},
             "import": lambda a: {"job": self._import(a).as_dict()},
+            "retry": lambda a: {"job": self.engine.retry(self._paths(a, required=False)).as_dict()},
             "reanalyse": lambda a: {"job": self.engine.reanalyse(self._paths(a, required=False)).as_dict()},
             "job": lambda a: {"job": self._job(a).as_dict()},
             "kit-edit": connected(self._kit_edit),

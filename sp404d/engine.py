@@ -70,6 +70,13 @@ class Engine:
 
         return self._background(kind, roots or (), work)
 
+    def retry(self, roots: list[str] | None = None) -> Job:
+        """Analyse failed files again (all, or those under `roots`), changed or not."""
+        def work(job: Job) -> None:
+            self.pipeline.reanalyse(queries.failed_paths(roots), job)
+
+        return self._background("retry", roots or (), work)
+
     def _background(self, kind: str, paths, work) -> Job:
         """Run `work(job)` in its own thread, one walk at a time, on its own DB connection. A job
         whose walk fails is still closed, so nobody waits on it forever."""

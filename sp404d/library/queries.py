@@ -134,3 +134,21 @@ def _describe_group(rows: list[tuple]) -> dict:
         members.append({**file(row), **how})
     return {"group": head[0], "canonical": file(head), "members": members,
             "freeable_bytes": sum(m["size"] for m in members)}
+
+
+def failures(category: str | None = None) -> list[dict]:
+    query = Failure.select().order_by(Failure.category, Failure.path)
+    if category:
+        query = query.where(Failure.category == category)
+    return [{"path": f.path, "category": f.category, "message": f.message, "attempts": f.attempts,
+             "size": f.size, "first_at": f.first_at, "last_at": f.last_at} for f in query]
+
+
+def failed_paths(roots: list[str] | None = None) -> list[str]:
+    query = Failure.select(Failure.path).order_by(Failure.path)
+    if roots:
+        clause = path_under(roots[0], Failure.path)
+        for extra in roots[1:]:
+            clause |= path_under(extra, Failure.path)
+        query = query.where(clause)
+    return [f.path for f in query]

@@ -103,6 +103,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as e:  # a bug, not the user's doing: still one line, the details with --verbose
+        if args.verbose:
+            traceback.print_exc()
+        print(f"sp404d: internal error ({type(e).__name__}: {e}); run with --verbose for details",
+              file=sys.stderr)
+        return 70  # EX_SOFTWARE
 
 
 # -- commands --

@@ -101,11 +101,18 @@ class Daemon:
                                id="reanalyse", max_instances=1, coalesce=True)
         self.scheduler.add_job(self._notify_status, "interval", seconds=5, id="notify-status",
                                max_instances=1, coalesce=True)
+        self.scheduler.add_job(self._renew_watches, "interval", seconds=2, id="renew-watches",
+                               max_instances=1, coalesce=True)
         interval = watchdog_interval()
         if interval:
             self.scheduler.add_job(self._watchdog, "interval", seconds=interval, id="watchdog",
                                    max_instances=1, coalesce=True, next_run_time=datetime.now())
         self.scheduler.start()
+
+    def _renew_watches(self) -> None:
+        renewed = self.watcher.renew()
+        if renewed:  # what was copied in before the new watch started is found by a walk
+            self.engine.scan(renewed, kind="rescan", defer=self._defer)
 
     # -- systemd --
     def _watchdog(self) -> None:
@@ -128,8 +135,10 @@ class Daemon:
             self.settle.stop()
         if self.cards:
             self.cards.stop()
-        if self.engine:
+        if self.engine and self.engine.writer.ident is not None:  # started (the socket can fail first)
             self.engine.stop()
+        elif self.engine:
+            self.engine.db.close()
         if self.control:
             self.control.stop()
 

@@ -11,6 +11,20 @@ import structlog
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 
+class _SafePrintLogger(structlog.PrintLogger):
+    """A log line that cannot be written (the log's disk is full, its pipe closed) is dropped: the
+    daemon must go on, and above all the writer thread must not die in its own error handler."""
+
+    def msg(self, message: str) -> None:
+        try:
+            super().msg(message)
+        except (OSError, ValueError):
+            pass
+
+    log = debug = info = warn = warning = msg
+    fatal = failure = err = error = critical = exception = msg
+
+
 def configure(level: str = "info", stream=None, json: bool | None = None) -> None:
     stream = stream or sys.stderr
     if json is None:
@@ -25,7 +39,7 @@ def configure(level: str = "info", stream=None, json: bool | None = None) -> Non
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
-        logger_factory=structlog.PrintLoggerFactory(file=stream),
+        logger_factory=lambda *args: _SafePrintLogger(stream),
         cache_logger_on_first_use=False,
     )
 

@@ -79,15 +79,16 @@ def test_2000_file_drop_while_copying_is_recorded_exactly_once(daemon_env, pack2
 
 
 def test_kill_9_during_a_drop_loses_nothing(daemon_env, tmp_path):
-    """Acceptance 2: kill -9 at a random moment, five times; every file recorded exactly once."""
+    """kill -9 at random moments of a 2,000-file drop, ten times: every file recorded exactly once,
+    no duplicated rows, PRAGMA integrity_check ok."""
     env = daemon_env
-    pack = make_pack(tmp_path / "Pack", 600, seed=2)
+    pack = make_pack(tmp_path / "Pack", 2000, seed=2)
     files = pack.files
     rng = random.Random(404)
     copier = threading.Thread(target=copy_slowly, args=(files, pack_root(pack), env.drop, 0.02, 10))
     env.start()
     copier.start()
-    for _ in range(5):
+    for _ in range(10):
         time.sleep(rng.uniform(0.3, 2.0))
         env.stop(signal.SIGKILL)
         time.sleep(rng.uniform(0.0, 0.5))  # files keep arriving while it is down

@@ -120,6 +120,9 @@ def _check_riff(path: str, size: int) -> dict | None:
         info = riff.read_chunks(f, size)
         tag = riff.format_tag(f, info) if info else None
         acid = riff.acid(f, info) if info else None
+        lie = riff.layout_error(f, info) if info else None
+    if lie:
+        raise AnalysisFailed(FailureCategory.CORRUPT, lie)
     if tag is not None and tag not in riff.DECODABLE_FORMAT_TAGS:
         raise AnalysisFailed(FailureCategory.UNSUPPORTED, f"WAV with codec tag 0x{tag:04X}, which no decoder here reads")
     if info is not None and info.data_missing_bytes:
@@ -129,7 +132,7 @@ def _check_riff(path: str, size: int) -> dict | None:
 
 
 def _decode_soundfile(path: str, container: str, keep_seconds: float) -> Decoded:
-    with sf.SoundFile(path) as f:
+    with sf.SoundFile(os.fsencode(path)) as f:  # bytes: soundfile encodes a str path strictly as UTF-8
         _check_shape(f.samplerate, f.channels)
         acc = _Accumulator(f.samplerate, f.channels, keep_seconds)
         # float files are read as float: libsndfile's float-to-int read does not clip values beyond

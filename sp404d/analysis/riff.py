@@ -79,6 +79,23 @@ def format_tag(f: BinaryIO, info: RiffInfo) -> int | None:
     return struct.unpack("<H", raw)[0] if raw else None
 
 
+def layout_error(f: BinaryIO, info: RiffInfo) -> str | None:
+    """For plain PCM and float: a header whose bits per sample or block size cannot be true (a
+    "7-bit" file would otherwise be read as something else and recorded as nonsense)."""
+    raw = _payload(f, info, b"fmt ", 16)
+    if raw is None:
+        return None
+    tag, channels, _rate, _byte_rate, block_align, bits = struct.unpack("<HHIIHH", raw)
+    allowed = {0x0001: (8, 16, 24, 32), 0x0003: (32, 64)}.get(tag)
+    if allowed is None:
+        return None
+    if bits not in allowed:
+        return f"the header says {bits} bits per sample, which {'PCM' if tag == 1 else 'float'} WAV cannot have"
+    if channels and block_align != channels * bits // 8:
+        return f"the header's block size ({block_align}) does not match {channels} channel(s) of {bits} bits"
+    return None
+
+
 def acid(f: BinaryIO, info: RiffInfo) -> dict | None:
     """The ACID chunk (Sony/Magix loop metadata): one-shot flag, root note, beats, tempo."""
     raw = _payload(f, info, b"acid", 24)

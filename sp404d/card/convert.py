@@ -4,6 +4,7 @@ nothing but the fmt and data chunks (the `wave` module writes exactly those)."""
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import wave
 
@@ -17,7 +18,7 @@ RATE = 48000
 def _read(path: str) -> tuple[np.ndarray, int, bool]:
     """(frames x channels float32, rate, already 16-bit PCM). ffmpeg for what libsndfile cannot read."""
     try:
-        with sf.SoundFile(path) as f:
+        with sf.SoundFile(os.fsencode(path)) as f:  # bytes: soundfile would encode a str strictly
             is16 = f.subtype == "PCM_16"
             return f.read(dtype="float32", always_2d=True), f.samplerate, is16
     except (sf.LibsndfileError, RuntimeError):

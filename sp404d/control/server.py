@@ -1,5 +1,6 @@
 """The control socket server: a thread that accepts, and one thread per client (at most
-MAX_CLIENTS at once; more are told so and closed).
+MAX_CLIENTS at once: a new client past that closes the connection that has been quiet longest, so
+a flood of idle connections cannot lock out a real `sp404d status`).
 
 Limits that keep a misbehaving client from hurting the daemon:
 - a request line over 64 KiB is refused and the connection closed;
@@ -13,6 +14,7 @@ from __future__ import annotations
 import select
 import socket
 import threading
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -37,7 +39,8 @@ class ControlServer:
         self.handlers = handlers
         self.events = events
         self._sock: socket.socket | None = None
-        self._clients = threading.BoundedSemaphore(MAX_CLIENTS)
+        self._lock = threading.Lock()
+        self._active: dict[socket.socket, float] = {}  # connection -> when it last sent or was sent to
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._accept_loop, name="sp404d-control", daemon=True)
 
@@ -52,7 +55,8 @@ class ControlServer:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=5)
+        if self._thread.ident is not None:  # started (start can fail: a socket folder refused)
+            self._thread.join(timeout=5)
         if self._sock is not None:
             self._sock.close()
             try:
@@ -70,18 +74,21 @@ class ControlServer:
                 if self._stop.is_set():
                     return
                 continue
-            if not self._clients.acquire(blocking=False):
-                self._refuse(conn)
-                continue
+            with self._lock:
+                if len(self._active) >= MAX_CLIENTS:
+                    quietest = min(self._active, key=self._active.get)
+                    del self._active[quietest]
+                    try:
+                        quietest.shutdown(socket.SHUT_RDWR)  # its thread sees EOF and ends
+                    except OSError:
+                        pass
+                self._active[conn] = time.monotonic()
             threading.Thread(target=self._serve, args=(conn,), name="sp404d-client", daemon=True).start()
 
-    def _refuse(self, conn: socket.socket) -> None:
-        try:
-            conn.settimeout(0.2)
-            conn.sendall(protocol.error(ErrorCode.TOO_MANY_CLIENTS, f"more than {MAX_CLIENTS} clients; try again"))
-        except OSError:
-            pass
-        conn.close()
+    def _touch(self, conn: socket.socket) -> None:
+        with self._lock:
+            if conn in self._active:
+                self._active[conn] = time.monotonic()
 
     def _serve(self, conn: socket.socket) -> None:
         try:
@@ -94,6 +101,7 @@ class ControlServer:
                     return
                 if data:
                     buf += data
+                    self._touch(conn)
                 lines = buf.split(b"\n")
                 buf = lines.pop()
                 if not data and buf.strip():  # last request without a newline, then EOF
@@ -108,14 +116,16 @@ class ControlServer:
                 if not data:
                     return
         finally:
+            with self._lock:
+                self._active.pop(conn, None)
             conn.close()
-            self._clients.release()
 
     def _send(self, conn: socket.socket, payload: bytes) -> bool:
         try:
             conn.settimeout(SEND_SECONDS)
             conn.sendall(payload)
             conn.settimeout(IDLE_SECONDS)
+            self._touch(conn)  # a subscriber that reads its events is active
             return True
         except OSError:
             return False

@@ -142,7 +142,9 @@ class Pipeline:
                 continue
             if item is _STOP:
                 return
-            while self.paused.is_set() and not self._stopping.is_set():
+            # paused by the user, or the library cannot be written (disk full): analyse nothing new
+            # until the writer has caught up, so results do not pile up in memory
+            while (self.paused.is_set() or self.writer.error) and not self._stopping.is_set():
                 self._stopping.wait(0.2)
             try:
                 self._intake(item)

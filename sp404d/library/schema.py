@@ -81,7 +81,8 @@ def open_library(path: Path, migrate_schema: bool = True) -> pw.SqliteDatabase:
     path.parent.mkdir(parents=True, exist_ok=True)
     db = pw.SqliteDatabase(str(path), pragmas=PRAGMAS, check_same_thread=False, timeout=30)
     # name:... in queries matches the file name alone
-    db.register_function(lambda p: os.path.basename(os.fsdecode(p)) if p is not None else None, "basename", 1)
+    # (a path stored as bytes, not being UTF-8, gives bytes: SQLite cannot take a str with surrogates)
+    db.register_function(lambda p: os.path.basename(p) if p is not None else None, "basename", 1)
     database.initialize(db)
     if migrate_schema:
         migrate(db)

@@ -7,6 +7,7 @@ limit: ENOSPC/EMFILE) falls back to polling alone, and status can say which root
 from __future__ import annotations
 
 import errno
+import os
 import queue
 import threading
 from dataclasses import dataclass
@@ -73,6 +74,15 @@ class WatchedRoot:
     path: str
     observer_kind: str
     error: str | None = None
+    identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the folder the watch is on
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 class Watcher:
@@ -103,9 +113,25 @@ class Watcher:
             observer.start()
         kind = "polling" if isinstance(observer, PollingObserver) else _native_kind(observer)
         self._observers[root] = observer
-        self.roots[root] = WatchedRoot(root, kind, error)
+        self.roots[root] = WatchedRoot(root, kind, error, _identity(root))
         log.info("watching", root=root, observer=kind)
         return self.roots[root]
+
+    def renew(self) -> list[str]:
+        """Watch again every root that was deleted and made again (or replaced, or remounted): a
+        native watch stays on the old folder and would see nothing. Returns the roots renewed, for
+        a rescan. A root that is gone for now is left until it comes back."""
+        renewed = []
+        for root, watched in list(self.roots.items()):
+            now = _identity(root)
+            if now is None or now == watched.identity:
+                continue
+            log.warning("watched folder was replaced; watching it again", root=root)
+            old = self._observers.pop(root, None)
+            _stop_quietly(old)
+            self.watch(root)
+            renewed.append(root)
+        return renewed
 
     def stop(self) -> None:
         for observer in self._observers.values():

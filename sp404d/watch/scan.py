@@ -32,7 +32,13 @@ def walk(root: str, on_error=None) -> Iterator[Entry]:
                     if not is_hidden_dir(entry.name):
                         stack.append(entry.path)
                 elif is_candidate(entry.path):
-                    st = entry.stat()  # follows a symlink to a file; a dangling one raises
+                    try:
+                        st = entry.stat()  # follows a symlink to a file
+                    except FileNotFoundError:  # gone since listed, or a dangling link: nothing to read
+                        continue
+                    except OSError:  # a symlink loop, no permission: intake records it as failed;
+                        yield entry.path, 0, 0  # (0, 0) is the stamp such a failure is recorded with
+                        continue
                     yield entry.path, st.st_size, st.st_mtime_ns
             except OSError as e:
                 if on_error:

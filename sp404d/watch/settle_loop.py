@@ -30,8 +30,10 @@ TICK = 0.1
 def _stamp(path: str) -> tuple[int, int] | None:
     try:
         st = os.stat(path)
-    except OSError:
+    except FileNotFoundError:
         return None
+    except OSError:  # a symlink loop, no permission: "settled" as is, so intake records the failure
+        return 0, 0
     return st.st_size, st.st_mtime_ns
 
 

@@ -16,6 +16,7 @@ import soundfile as sf
 import xxhash
 
 from fixtures import card as fat
+from sp404d.card.sync import Card
 from fixtures.audio import hit, write
 from tests.conftest import wait_until
 
@@ -45,7 +46,7 @@ def riff_chunks(path: Path) -> list[str]:
 def assert_card_consistent(card: Path) -> dict:
     """IMPORT/ holds only whole 48 kHz/16-bit PCM WAVs with valid names (and the user's files); the
     manifest matches every file sp404d wrote."""
-    manifest = json.loads((card / "SP404D" / "manifest.json").read_text())
+    manifest = Card(card).manifest()  # the newest copy whose checksum holds
     for wav in (card / "IMPORT").rglob("*.WAV"):
         rel = str(wav.relative_to(card))
         assert riff_chunks(wav) == ["fmt ", "data"], rel
@@ -178,15 +179,18 @@ def test_a_card_pulled_during_sync_never_holds_a_partial_file(daemon_env, card, 
     assert first.returncode == 0 and json.loads(out)["written"] == 32, err
     rng = random.Random(404)
     interrupted = 0
-    for round_ in range(10):
-        manifest = json.loads((card.path / "SP404D" / "manifest.json").read_text())
-        for rel in list(manifest["files"])[round_ % 3::3]:  # the device's user deleted some pads: rewrite them
-            (card.path / rel).unlink()
+    for _ in range(10):
+        manifest = Card(card.path).manifest()
+        for rel in manifest["files"]:  # the pads were deleted on the device: the sync rewrites them all
+            (card.path / rel).unlink(missing_ok=True)
         proc = sync()
-        time.sleep(rng.uniform(0.3, max(0.4, full)))  # 0.3 s: past the start of the process
+        time.sleep(rng.uniform(0.3, max(0.4, 0.9 * full)))  # 0.3 s: past the start of the process
         card.pull()
         out, err = proc.communicate(timeout=120)
         interrupted += proc.returncode != 0 or json.loads(out)["error"] is not None
+        # the sync noticed the card was gone and wrote nothing into the bare mount point
+        assert not card.path.exists() or not list(card.path.iterdir()), list(card.path.iterdir())
+        card.check()
         card.mount()
         assert_card_consistent(card.path)
         assert (card.path / "IMPORT" / "KEEP.TXT").read_text() == "the user's"

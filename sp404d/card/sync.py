@@ -2,15 +2,16 @@
 
 Every file is rendered, written under a temporary name in SP404D/tmp/ (outside IMPORT/, so the
 device never lists it), fsynced, renamed into IMPORT/<KIT>/, and the folder fsynced: IMPORT/ only
-ever holds whole files. The manifest (SP404D/manifest.json) marks each write pending before it
-starts and records it after, so a sync cut short is completed by the next one, and a file is only
-ever replaced or removed while its content is what sp404d wrote.
+ever holds whole files. The manifest (SP404D/manifest-[ab].json, see manifest.py) marks each write
+pending before it starts and records it after, so a sync cut short is completed by the next one,
+and a file is only ever replaced or removed while its content is what sp404d wrote. A file at a
+pad's path that the manifest does not know is adopted only if it is byte for byte what sp404d
+would write there (a write whose manifest update the pull lost).
 """
 
 from __future__ import annotations
 
 import errno
-import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from pathlib import Path
 import xxhash
 
 from sp404d import logs
+from sp404d.card import manifest as manifest_store
 from sp404d.card.convert import render
 from sp404d.card.naming import pad_file_names
 from sp404d.card.plan import Plan, Want, plan
@@ -116,23 +118,33 @@ class Card:
         self.root = Path(root)
         self.own = self.root / OWN
         self.tmp = self.own / "tmp"
-        self.manifest_path = self.own / "manifest.json"
+        self._slot: str | None = None
+        self._device: int | None = None
+        self._was_mount = False
 
     def manifest(self) -> dict:
-        try:
-            data = json.loads(self.manifest_path.read_text("utf-8"))
-        except FileNotFoundError:
-            return {"version": 1, "files": {}, "folders": []}
-        except (OSError, ValueError) as e:
-            raise CardError(f"the card's manifest {self.manifest_path} cannot be read ({e}); "
-                            "move it away to let sp404d start over (it will not touch files it cannot prove it wrote)")
-        data.setdefault("files", {})
-        data.setdefault("folders", [])
+        data, self._slot = manifest_store.load(self.own)
         return data
 
+    def _guard(self) -> None:
+        """Before every change: is this still the card we started on? A pulled card leaves its
+        mount point behind as a plain folder of the computer's own disk for a moment, and nothing
+        must be written there."""
+        try:
+            st = os.stat(self.root)
+        except OSError:
+            st = None
+        if st is None or (self._device is not None and st.st_dev != self._device) or \
+                (self._was_mount and not os.path.ismount(self.root)):
+            raise OSError(errno.ENODEV, "the card was removed")
+
     def save(self, manifest: dict) -> None:
+        self._guard()
         self.own.mkdir(exist_ok=True)
-        _write_atomic(self.own, self.manifest_path, json.dumps(manifest, indent=1, sort_keys=True).encode())
+        manifest["seq"] = manifest.get("seq", 0) + 1
+        slot = manifest_store.next_slot(self._slot)
+        _write_atomic(self.own, self.own / slot, manifest_store.encode(manifest))
+        self._slot = slot
 
     def _clean_tmp(self) -> None:
         """Temporary files of a sync that was cut short (only in our own folder)."""
@@ -150,6 +162,7 @@ class Card:
     def sync(self, kits_and_pads: list, dry_run: bool = False, stop=lambda: False) -> Report:
         if not self.root.is_dir():
             raise CardError(f"no card at {self.root}")
+        self._device, self._was_mount = os.stat(self.root).st_dev, os.path.ismount(self.root)
         manifest = self.manifest()
         wants, empty = wants_for(kits_and_pads)
         paths = {w.rel for w in wants} | set(manifest["files"])
@@ -158,12 +171,13 @@ class Card:
         p = report.plan
         if dry_run:
             return report
+        adopted = self._adopt(p, wants, on_card, manifest)
         self._clean_tmp()
         for rel in p.forget:
             manifest["files"].pop(rel, None)
         if not p.changes:
             self._tidy(manifest, wants)
-            if p.forget:
+            if p.forget or adopted:
                 self.save(manifest)
             report.finished_at = time.time()
             return report
@@ -173,8 +187,10 @@ class Card:
             report.error = f"the card has {free / 1e6:.1f} MB free; this sync needs about {need / 1e6:.1f} MB"
             return report
         try:
+            self._guard()
             (self.root / "IMPORT").mkdir(exist_ok=True)
-            self.tmp.mkdir(parents=True, exist_ok=True)
+            self.own.mkdir(exist_ok=True)
+            self.tmp.mkdir(exist_ok=True)
             for w in p.write:
                 if stop():
                     raise CardError("sync stopped")
@@ -188,15 +204,18 @@ class Card:
                 manifest["files"][w.rel] = {**entry, "pending": True,
                                             "previous_hash": present[1] if old and present else None}
                 dest = self.root / w.rel
+                self._guard()
                 if not dest.parent.exists():
                     dest.parent.mkdir()
                     manifest["folders"].append(dest.parent.name)
                 self.save(manifest)
+                self._guard()
                 _write_atomic(self.tmp, dest, data)
                 manifest["files"][w.rel] = entry
                 report.written += 1
                 report.bytes_written += len(data)
             for rel in p.remove:
+                self._guard()
                 (self.root / rel).unlink(missing_ok=True)
                 manifest["files"].pop(rel, None)
                 report.removed += 1
@@ -212,9 +231,29 @@ class Card:
         report.finished_at = time.time()
         return report
 
+    def _adopt(self, p: Plan, wants: list[Want], on_card: dict, manifest: dict) -> int:
+        """A file at a pad's path that the manifest does not know is ours if it is exactly what we
+        would write there: its write finished, but the manifest save after it was lost."""
+        by_rel = {w.rel: w for w in wants}
+        adopted = 0
+        for rel in list(p.blocked):
+            w = by_rel[rel]
+            try:
+                data = render(w.source)
+            except Exception:  # cannot render: leave the file alone
+                continue
+            if (len(data), xxhash.xxh3_128_hexdigest(data)) == on_card.get(rel):
+                p.blocked.remove(rel)
+                p.keep.append(rel)
+                manifest["files"][rel] = {"sample": w.sample_id, "pcm": w.pcm_hash, "size": len(data),
+                                          "hash": on_card[rel][1], "source": w.source, "kit": w.kit, "pad": w.pad}
+                adopted += 1
+        return adopted
+
     def _tidy(self, manifest: dict, wants: list[Want]) -> None:
         """In the kit folders we made: remove macOS litter, and the folder itself once no kit wants it
         and it is empty."""
+        self._guard()
         wanted = {w.rel.split("/")[1].upper() for w in wants}
         for name in list(manifest["folders"]):
             folder = self.root / "IMPORT" / name
@@ -230,6 +269,8 @@ class Card:
 
 
 def _why(e: OSError) -> str:
+    if e.errno in (errno.ENODEV, errno.ENOTCONN, errno.EIO):
+        return f"the card went away during the sync ({e.strerror}); it completes when the card is back"
     if e.errno in (errno.ENOSPC, errno.EDQUOT):
         return f"the card is full ({e.strerror}); the files written so far are complete, the rest will follow"
     if e.errno in (errno.EPERM, errno.EROFS, errno.EACCES):  # fusefat says EPERM when the card is full

@@ -188,10 +188,12 @@ class Pipeline:
             if byte_hash in self._leaders:  # the same bytes are being analysed right now
                 self._leaders[byte_hash].append((item, fs))
                 return
-            if not item.force and (self._unwritten_bytes[byte_hash] or queries.bytes_known(byte_hash)):
-                self.writer.put(c.RecordCopy(fs, byte_hash, job))
-                return
-            self._leaders[byte_hash] = []
+            copy = not item.force and bool(self._unwritten_bytes[byte_hash] or queries.bytes_known(byte_hash))
+            if not copy:
+                self._leaders[byte_hash] = []
+        if copy:  # put outside the lock: a full writer queue must not stop the writer's own on_commit
+            self.writer.put(c.RecordCopy(fs, byte_hash, job))
+            return
         while not self._slots.acquire(timeout=0.5):
             if self._stopping.is_set():
                 with self._lock:

@@ -171,3 +171,30 @@ def test_runtime_dir_that_others_can_write_is_refused(daemon_env, tmp_path):
                        timeout=60)
     assert r.returncode != 0 and "others can write to it" in r.stderr and "Traceback" not in r.stderr
     assert not (shared / "sp404d.sock").exists()
+
+
+def test_a_full_writer_queue_with_many_copies_does_not_deadlock(tmp_path, monkeypatch):
+    """Regression (found by the 10,000-file soak): with the writer's queue full, intake must not
+    hold the pipeline lock while it waits to queue a copy, or the writer's on_commit waits for that
+    lock forever. A tiny queue and a pack full of byte-identical copies make it happen at once."""
+    import functools
+
+    from sp404d import config as config_mod
+    from sp404d import engine as engine_mod
+    from sp404d.library.writer import Writer
+
+    monkeypatch.setattr(engine_mod, "Writer", functools.partial(Writer, queue_size=4, batch_items=2))
+    cfg = config_mod.load(overrides={"library": {"path": str(tmp_path / "lib" / "library.db")},
+                                     "analysis": {"workers": 2}, "cards": {"mount_roots": []}})
+    pack = make_pack(tmp_path / "Pack", 300, seed=21)
+    for i, f in enumerate(pack.files[:100]):  # and a hundred more byte-identical copies
+        (tmp_path / "Pack" / "copies").mkdir(exist_ok=True)
+        (tmp_path / "Pack" / "copies" / f"c{i}{f.suffix}").write_bytes(f.read_bytes())
+    engine = engine_mod.Engine(cfg, "import")
+    engine.start()
+    try:
+        job = engine.scan([str(tmp_path / "Pack")], kind="import")
+        assert engine.progress.wait_job(job, 120), f"stuck: {job.as_dict()}"
+        assert job.counters["recorded"] == 400
+    finally:
+        engine.stop()

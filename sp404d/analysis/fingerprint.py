@@ -66,9 +66,10 @@ class Fingerprint:
 
 @functools.lru_cache(maxsize=1)
 def _bands() -> tuple[np.ndarray, np.ndarray]:
-    import librosa
+    from sp404d.analysis import banks  # librosa's mel bank, from the on-disk cache
 
-    fb = librosa.filters.mel(sr=SR, n_fft=N_FFT, n_mels=BANDS, fmin=F_MIN, fmax=F_MAX).astype(np.float32)
+    fb = banks.load()["fingerprint_mel"]
+    assert fb.shape == (BANDS, N_FFT // 2 + 1) and (SR, F_MIN, F_MAX) == (11025, 80.0, 5000.0)
     window = np.hanning(N_FFT + 1)[:-1].astype(np.float32)
     return fb, window
 

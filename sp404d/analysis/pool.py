@@ -17,7 +17,7 @@ from typing import Callable
 from pebble import ProcessExpired, ProcessPool
 
 from sp404d import logs
-from sp404d.analysis import worker
+from sp404d.analysis import banks, worker
 from sp404d.errors import FailureCategory
 
 log = logs.get("analysis")
@@ -40,6 +40,7 @@ class AnalysisPool:
         # pools oversubscribe them (measured: 3x slower on 2 cores). Spawned children inherit this.
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
             os.environ.setdefault(var, "1")
+        banks.ensure()  # workers load librosa's filter banks from disk instead of importing librosa
         self._pool = ProcessPool(max_workers=workers, initializer=initializer,
                                  context=multiprocessing.get_context("spawn"))
 

@@ -23,10 +23,10 @@ FPS = SR / HOP  # frames per second
 
 @functools.lru_cache(maxsize=1)
 def filters() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    import librosa  # only for its filter banks; imported once per worker, in warm-up
+    from sp404d.analysis import banks  # librosa's banks, from the on-disk cache
 
-    mel = librosa.filters.mel(sr=SR, n_fft=N_FFT, n_mels=N_MELS).astype(np.float32)
-    chroma = librosa.filters.chroma(sr=SR, n_fft=N_FFT, tuning=0.0).astype(np.float32)
+    mel, chroma = banks.load()["mel"], banks.load()["chroma"]
+    assert mel.shape == (N_MELS, N_FFT // 2 + 1) and SR == 22050
     window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)  # periodic Hann
     freqs = np.fft.rfftfreq(N_FFT, 1.0 / SR).astype(np.float32)
     return mel, chroma, window, freqs

@@ -34,6 +34,21 @@ def role(label: str, top_level: set[str], card_labels: tuple[str, ...], ingest_l
     return None  # someone else's disk: left alone
 
 
+def mount_identity(path: Path) -> tuple:
+    """What tells one mounting of a volume from the next: Linux gives every mount a new id in
+    /proc/self/mountinfo (a device number can be reused by a quick re-plug); elsewhere st_dev."""
+    st = os.stat(path)
+    try:
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) > 4 and fields[4].replace("\\040", " ") == str(path):
+                    return st.st_dev, int(fields[0])
+    except OSError:
+        pass
+    return (st.st_dev,)
+
+
 def mounted(mount_roots: tuple[Path, ...], card_labels=(), ingest_labels=()) -> list[Volume]:
     """The volumes mounted right now under the mount roots that are ours to use."""
     found = []

@@ -37,7 +37,7 @@ class CardMonitor:
         self.config = config
         self.engine = engine
         self.cards: dict[str, dict] = {}      # mount path -> what status shows
-        self._mounted: dict[str, int] = {}    # mount path -> st_dev, to notice a remount
+        self._mounted: dict[str, tuple] = {}  # mount path -> detect.mount_identity, to notice a remount
         self._lock = threading.Lock()
         self._sync_lock = threading.Lock()    # one sync at a time
         self._wake = threading.Event()
@@ -84,12 +84,12 @@ class CardMonitor:
                 log.info("volume gone", path=path)
         for path, volume in now.items():
             try:
-                dev = os.stat(path).st_dev
+                identity = detect.mount_identity(Path(path))
             except OSError:
                 continue
-            if self._mounted.get(path) == dev:
+            if self._mounted.get(path) == identity:
                 continue
-            self._mounted[path] = dev
+            self._mounted[path] = identity
             log.info("volume mounted", path=path, label=volume.label, role=volume.role)
             with self._lock:
                 self.cards[path] = {"path": path, "label": volume.label, "role": volume.role, "mounted": True,

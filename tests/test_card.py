@@ -247,9 +247,14 @@ def test_a_volume_named_in_ingest_labels_is_ingested_and_other_volumes_are_left_
         take = write(recorder.path / "FOLDER01" / "ZOOM0001.wav", hit(9, 0.8))
         (recorder.path / "IMPORT").mkdir()  # an IMPORT folder alone does not make a card
         recorder.unmount()
+        wait_until(lambda: not [c for c in env.status()["cards"] if c["mounted"]], 30, what="the eject to be seen")
         recorder.mount()  # plugged in with the take already on it
-        wait_until(lambda: env.rows(f"SELECT COUNT(*) FROM location WHERE path = '{take}'") == [(1,)], 60,
-                   what="the recorder's take to be ingested")
+        try:
+            wait_until(lambda: env.rows(f"SELECT COUNT(*) FROM location WHERE path = '{take}'") == [(1,)], 60,
+                       what="the recorder's take to be ingested")
+        except AssertionError as e:
+            log = [line for line in env.log.read_text().splitlines() if '"progress"' not in line]
+            raise AssertionError(f"{e}; daemon log:\n" + "\n".join(log[-12:])) from None
         cards = env.status()["cards"]
         assert [(c["label"], c["role"]) for c in cards] == [("ZOOM", "ingest")]
         assert not (recorder.path / "SP404D").exists()  # nothing written to a volume that is not a card
@@ -258,3 +263,4 @@ def test_a_volume_named_in_ingest_labels_is_ingested_and_other_volumes_are_left_
     finally:
         recorder.pull()
         other.pull()
+

@@ -25,10 +25,16 @@ log = logs.get("cards")
 
 
 class _Wake(FileSystemEventHandler):
-    def __init__(self, event: threading.Event):
-        self.event = event
+    """Only signals, and notes mount points made or removed: a card pulled and plugged in again
+    between two checks looks the same to stat (device numbers and mount ids are reused)."""
 
-    def on_any_event(self, event) -> None:  # handlers only signal
+    def __init__(self, event: threading.Event, replugged: set, lock: threading.Lock):
+        self.event, self.replugged, self.lock = event, replugged, lock
+
+    def on_any_event(self, event) -> None:
+        if event.event_type in ("created", "deleted", "moved"):
+            with self.lock:
+                self.replugged.add(os.fsdecode(event.src_path))
         self.event.set()
 
 
@@ -41,6 +47,7 @@ class CardMonitor:
         self._lock = threading.Lock()
         self._sync_lock = threading.Lock()    # one sync at a time
         self._wake = threading.Event()
+        self._replugged: set[str] = set()       # mount points created or removed since the last check
         self._stop = threading.Event()
         self._observer = None
         self._thread = threading.Thread(target=self._run, name="sp404d-cards", daemon=True)
@@ -50,7 +57,8 @@ class CardMonitor:
         for root in self.config.mount_roots:
             if Path(root).is_dir():
                 try:
-                    self._observer.schedule(_Wake(self._wake), str(root), recursive=False)
+                    self._observer.schedule(_Wake(self._wake, self._replugged, self._lock), str(root),
+                                            recursive=False)
                 except OSError as e:  # inotify limits: polling still finds the card
                     log.warning("cannot watch mount root; polling it", root=str(root), error=str(e))
         self._observer.start()
@@ -73,6 +81,10 @@ class CardMonitor:
             self._wake.clear()
 
     def check(self) -> None:
+        with self._lock:
+            replugged, self._replugged = self._replugged, set()
+        for path in replugged:  # whatever is mounted there now is a new mounting
+            self._mounted.pop(path, None)
         volumes = detect.mounted(self.config.mount_roots, self.config.card_labels, self.config.ingest_labels)
         now = {str(v.path): v for v in volumes}
         for path in list(self._mounted):

@@ -137,13 +137,13 @@ def test_canonical_member_is_the_best_source():
 def test_index_returns_the_nearest_keys_among_agreeing_durations(monkeypatch):
     """The sorted block plus unsorted tail gives exactly what a brute-force scan gives."""
     from sp404d.analysis.fingerprint import COARSE_DIMS, DURATION_RATIO, DURATION_SLACK
-    from sp404d.library.near_index import NearIndex
+    from sp404d.library.near_index import MAX_KEY_DISTANCE, NearIndex
 
     monkeypatch.setattr(NearIndex, "TAIL", 64)  # several merges, and a tail left over
     rng = np.random.default_rng(0)
     n = 1000
     durations = np.exp(rng.normal(np.log(0.5), 0.8, n)).astype(np.float32)
-    keys = rng.normal(0, 0.3, (n, COARSE_DIMS)).astype(np.float32)
+    keys = rng.normal(0, 0.2, (n, COARSE_DIMS)).astype(np.float32)  # some pairs nearer than the cut-off, some not
     index = NearIndex()
     for i in range(n):
         index.add(i + 1, float(durations[i]), keys[i])
@@ -153,7 +153,9 @@ def test_index_returns_the_nearest_keys_among_agreeing_durations(monkeypatch):
         d = float(durations[j])
         agree = ((np.abs(np.log(durations / d)) < np.log(DURATION_RATIO)) | (np.abs(durations - d) < DURATION_SLACK))
         rows = np.flatnonzero(agree)
-        nearest = rows[np.argsort(((keys[rows] - keys[j]) ** 2).sum(axis=1))[:16]] + 1
+        d2 = ((keys[rows] - keys[j]) ** 2).sum(axis=1)
+        rows, d2 = rows[d2 <= MAX_KEY_DISTANCE], d2[d2 <= MAX_KEY_DISTANCE]
+        nearest = rows[np.argsort(d2)[:16]] + 1
         got = index.candidates(d, keys[j], limit=16)
         assert got[0] == j + 1 and set(got) == set(nearest.tolist())
     assert NearIndex().candidates(0.5, keys[0]) == []

@@ -226,15 +226,10 @@ def _sync_here(cfg, card: str | None, dry_run: bool) -> list[dict]:
     from sp404d.card.sync import Card, CardError
     from sp404d.kits import resolve
 
-    if card:
-        targets = [card]
-    else:
-        targets = [str(v.path) for v in detect.mounted(cfg.mount_roots, cfg.card_labels) if v.role == "card"]
-        if not targets:
-            roots = ", ".join(str(r) for r in cfg.mount_roots)
-            raise Sp404dError(f"no SP-404MKII card is mounted (looked in {roots}); name one with --card PATH")
+    mounted = [str(v.path) for v in detect.mounted(cfg.mount_roots, cfg.card_labels) if v.role == "card"]
+    targets = detect.sync_targets(card, mounted, cfg.mount_roots)
     with library(cfg).connection_context():
-        kits = [(k, resolve.pads(k)) for k in resolve.kits(cfg.kits)]
+        kits = resolve.all_pads(cfg.kits)
     reports = []
     for target in targets:
         try:

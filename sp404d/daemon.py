@@ -190,17 +190,11 @@ class Daemon:
         }
 
     def _sync(self, args: dict) -> dict:
-        card, dry_run = args.get("card"), bool(args.get("dry_run"))
-        if card:
-            if not os.path.isdir(card):
-                raise Sp404dError(f"no card at {card}")
-            targets = [os.path.abspath(card)]
-        else:
-            targets = [c["path"] for c in self.cards.status() if c["role"] == "card" and c["mounted"]]
-            if not targets:
-                roots = ", ".join(str(r) for r in self.config.mount_roots)
-                raise Sp404dError(f"no SP-404MKII card is mounted (looked in {roots}); name one with --card PATH")
-        return {"reports": [self.cards.sync(t, dry_run) for t in targets]}
+        from sp404d.card.detect import sync_targets
+
+        mounted = [c["path"] for c in self.cards.status() if c["role"] == "card" and c["mounted"]]
+        targets = sync_targets(args.get("card"), mounted, self.config.mount_roots)
+        return {"reports": [self.cards.sync(t, bool(args.get("dry_run"))) for t in targets]}
 
     def _kit_edit(self, args: dict) -> dict:
         from sp404d.kits.edit import command

@@ -52,7 +52,7 @@ def _watch_folders(cfg: Config) -> list[Check]:
 def count_folders(roots, limit: int = 1_000_000) -> int:
     n = 0
     for root in roots:
-        for _, dirs, _ in os.walk(root):
+        for _ in os.walk(root):
             n += 1
             if n >= limit:
                 return n

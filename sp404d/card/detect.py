@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from sp404d.errors import Sp404dError
+
 
 @dataclass(frozen=True)
 class Volume:
@@ -34,19 +36,16 @@ def role(label: str, top_level: set[str], card_labels: tuple[str, ...], ingest_l
     return None  # someone else's disk: left alone
 
 
-def mount_identity(path: Path) -> tuple:
-    """What tells one mounting of a volume from the next: Linux gives every mount a new id in
-    /proc/self/mountinfo (a device number can be reused by a quick re-plug); elsewhere st_dev."""
-    st = os.stat(path)
-    try:
-        with open("/proc/self/mountinfo") as f:
-            for line in f:
-                fields = line.split()
-                if len(fields) > 4 and fields[4].replace("\\040", " ") == str(path):
-                    return st.st_dev, int(fields[0])
-    except OSError:
-        pass
-    return (st.st_dev,)
+def sync_targets(card: str | None, mounted_cards: list[str], mount_roots) -> list[str]:
+    """The cards a sync writes to: the one named, or every SP-404MKII card mounted now."""
+    if card:
+        if not os.path.isdir(card):
+            raise Sp404dError(f"no card at {card}")
+        return [os.path.abspath(card)]
+    if not mounted_cards:
+        roots = ", ".join(str(r) for r in mount_roots)
+        raise Sp404dError(f"no SP-404MKII card is mounted (looked in {roots}); name one with --card PATH")
+    return mounted_cards
 
 
 def mounted(mount_roots: tuple[Path, ...], card_labels=(), ingest_labels=()) -> list[Volume]:

@@ -43,7 +43,7 @@ class CardMonitor:
         self.config = config
         self.engine = engine
         self.cards: dict[str, dict] = {}      # mount path -> what status shows
-        self._mounted: dict[str, tuple] = {}  # mount path -> detect.mount_identity, to notice a remount
+        self._mounted: dict[str, int] = {}    # mount path -> st_dev, to notice a remount
         self._lock = threading.Lock()
         self._sync_lock = threading.Lock()    # one sync at a time
         self._wake = threading.Event()
@@ -96,7 +96,7 @@ class CardMonitor:
                 log.info("volume gone", path=path)
         for path, volume in now.items():
             try:
-                identity = detect.mount_identity(Path(path))
+                identity = os.stat(path).st_dev  # (a quick re-plug can reuse it: see _Wake)
             except OSError:
                 continue
             if self._mounted.get(path) == identity:
@@ -138,7 +138,7 @@ class CardMonitor:
     def sync(self, path: str, dry_run: bool = False) -> dict:
         with self._sync_lock:
             with self.engine.db.connection_context():
-                kits = [(k, resolve.pads(k)) for k in resolve.kits(self.config.kits)]
+                kits = resolve.all_pads(self.config.kits)
             try:
                 report = Card(Path(path)).sync(kits, dry_run=dry_run, stop=self._stop.is_set).as_dict()
             except (CardError, OSError) as e:

@@ -9,7 +9,7 @@ from sp404d.errors import Sp404dError
 from sp404d.kits import query as q
 from sp404d.kits import search
 from sp404d.kits.define import KitDef, merged
-from sp404d.kits.select import Pad, Slot, choose
+from sp404d.kits.select import Pad, Slot, choose, rank
 from sp404d.library.models import Kit, KitPad, Location
 
 
@@ -47,7 +47,12 @@ def sample_for(pin: str) -> dict | None:
         loc = Location.get_or_none(Location.path == path)
         rows = list(search.matching(q.Query(), sample_id=loc.sample_id)) if loc else []
         rows = [r for r in rows if r["path"] == path] or rows  # the pinned file itself when present
-    return min(rows, key=search.rank) if rows else None
+    return min(rows, key=rank) if rows else None
+
+
+def all_pads(configured: tuple[KitDef, ...]) -> list[tuple[KitDef, list[Pad]]]:
+    """Every kit in effect with its 16 pads: what a card sync writes."""
+    return [(kit, pads(kit)) for kit in kits(configured)]
 
 
 def pads(kit: KitDef) -> list[Pad]:

@@ -12,7 +12,7 @@ import peewee as pw
 
 from sp404d.analysis.tags import NOTE_NAMES
 from sp404d.kits.query import Clause, Query
-from sp404d.kits.select import rank  # noqa: F401  (resolve uses search.rank)
+from sp404d.kits.select import rank
 from sp404d.library.models import Location, Sample, Source
 
 COLUMNS = ("sample_id", "pcm_hash", "group_id", "canonical", "path", "kind", "category", "category_confidence", "bpm", "key",

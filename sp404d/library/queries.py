@@ -45,15 +45,18 @@ def outdated(version: int, roots: list[str] | None = None, limit: int | None = N
     query = (Location.select(pw.fn.MIN(Location.path))
              .join(Sample).where(Sample.analysis_version < version, Location.state == "present"))
     if roots:
-        under = [path_under(r) for r in roots]
-        clause = under[0]
-        for extra in under[1:]:
-            clause |= extra
-        query = query.where(clause)
+        query = query.where(_under_any(roots, Location.path))
     query = query.group_by(Sample.id).order_by(Sample.id)
     if limit:
         query = query.limit(limit)
     return [Location.path.python_value(p) for (p,) in query.tuples()]
+
+
+def _under_any(roots: list[str], field):
+    clause = path_under(roots[0], field)
+    for root in roots[1:]:
+        clause |= path_under(root, field)
+    return clause
 
 
 def totals() -> dict:
@@ -147,8 +150,5 @@ def failures(category: str | None = None) -> list[dict]:
 def failed_paths(roots: list[str] | None = None) -> list[str]:
     query = Failure.select(Failure.path).order_by(Failure.path)
     if roots:
-        clause = path_under(roots[0], Failure.path)
-        for extra in roots[1:]:
-            clause |= path_under(extra, Failure.path)
-        query = query.where(clause)
+        query = query.where(_under_any(roots, Failure.path))
     return [f.path for f in query]

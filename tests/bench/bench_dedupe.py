@@ -177,8 +177,8 @@ def lookup_time(items, size: int = 100_000, lookups: int = 400) -> None:
 
     rng = np.random.default_rng(3)
     index = NearIndex()
-    stored = [it for n, it in enumerate(items) if it[0] % 2 == 0]
-    novel = [it for n, it in enumerate(items) if it[0] % 2 == 1]
+    stored = [it for it in items if it[0] % 2 == 0]  # even sources in the library, odd ones not
+    novel = [it for it in items if it[0] % 2 == 1]
     with tempfile.TemporaryDirectory(prefix="sp4idx-") as tmp:
         db = sqlite3.connect(f"{tmp}/lib.db")
         db.execute("CREATE TABLE sample (id INTEGER PRIMARY KEY, fingerprint BLOB)")

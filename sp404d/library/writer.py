@@ -60,6 +60,7 @@ class Writer(threading.Thread):
         self.transactions = 0
         self.error: str | None = None  # set while a batch waits to be retried (shown in status)
         self.near = NearIndex()  # candidates for near-duplicate matching; only this thread uses it
+        self._in_hand = 0  # commands taken off the queue whose commit and on_commit have not finished
         self._stopping = threading.Event()
 
     # -- producers (any thread) --
@@ -77,7 +78,9 @@ class Writer(threading.Thread):
         self.join(timeout)
 
     def depth(self) -> int:
-        return self.queue.qsize()
+        """Commands not yet fully written: queued, or in the batch being committed (until its
+        effects are counted, so "idle" never shows while counters still lag the library)."""
+        return self.queue.qsize() + self._in_hand
 
     # -- the thread --
     def run(self) -> None:
@@ -89,7 +92,11 @@ class Writer(threading.Thread):
                 if stop:
                     batch.pop()
                 if batch:
-                    self._commit(batch)
+                    self._in_hand = len(batch)
+                    try:
+                        self._commit(batch)
+                    finally:
+                        self._in_hand = 0
                 if stop:
                     return
 

@@ -100,3 +100,24 @@ def test_pack_round_trip(source):
     b = fp.Fingerprint.unpack(a.pack())
     assert (a.bits == b.bits).all() and (a.mask == b.mask).all() and (a.shape == b.shape).all()
     assert b.duration == pytest.approx(a.duration, rel=1e-6) and len(a.pack()) < 1400
+
+
+def test_batched_comparison_gives_the_answer_of_asking_each_candidate_in_turn(tmp_path):
+    """The writer compares a new sound with all its candidates at once (first_near_duplicate):
+    it must pick the same candidate, with the same bit error rate, as near_duplicate one by one."""
+    hits = [drum_hit(seed, v) for seed, v in ((21, 1.0), (22, 0.7), (23, 0.4), (24, 1.0))]
+    kick = music.synth_hits(3)["kick"][: int(0.4 * music.SR)]
+    pool = [fingerprint(music.write(tmp_path / f"h{i}.wav", y)) for i, y in enumerate(hits + [kick])]
+    quieter = fingerprint(music.write(tmp_path / "copy.wav", hits[1] * 0.5))  # the same sound as hits[1]
+    for order in ([0, 1, 2, 3, 4], [4, 3, 2, 1, 0], [0, 2, 3, 4], [1, 1, 0]):
+        candidates = [pool[i] for i in order]
+        expected = next(((pos, ber) for pos, (same, ber) in
+                         enumerate(fp.near_duplicate(quieter, c) for c in candidates) if same), None)
+        got = fp.first_near_duplicate(quieter, candidates)
+        assert (got is None) == (expected is None), order
+        if got is not None:
+            assert got[0] == expected[0] and got[1] == pytest.approx(expected[1], abs=1e-12)
+            assert candidates[got[0]] is pool[1]
+    assert fp.first_near_duplicate(quieter, [pool[i] for i in (0, 2, 4)]) is None
+    bers = fp.distances(quieter, pool)
+    assert np.allclose(bers, [fp.distance(quieter, b) for b in pool])

@@ -6,7 +6,6 @@ import functools
 
 import numpy as np
 from scipy.fft import dct
-from scipy.ndimage import median_filter
 from scipy.signal import freqz
 
 from sp404d.analysis import spectra as sp
@@ -74,8 +73,12 @@ def spectral(s: sp.Spectra) -> dict:
     centroid = (mag @ freqs) / total
     # bandwidth^2 = E[f^2] - E[f]^2 under the magnitude: two products, no frames x bins temporary
     bandwidth = np.sqrt(np.maximum((mag @ (freqs * freqs)) / total - centroid * centroid, 0))
-    # rolloff on 4-bin groups (43 Hz steps): a quarter of the cumulative sums, same answer to the step
-    groups = power[:, :1024].reshape(power.shape[0], 256, 4).sum(axis=2)
+    # rolloff on 4-bin groups (43 Hz steps): a quarter of the cumulative sums, same answer to the step;
+    # the groups added as four strided planes (numpy's sum over a 4-wide axis is 3x slower)
+    quads = power[:, :1024].reshape(power.shape[0], 256, 4)
+    groups = quads[:, :, 0] + quads[:, :, 1]
+    groups += quads[:, :, 2]
+    groups += quads[:, :, 3]
     cumulative = np.cumsum(groups, axis=1)
     rolloff = freqs[4 * np.argmax(cumulative >= 0.85 * cumulative[:, -1:], axis=1) + 3]
     p = np.maximum(power, 1e-10)
@@ -91,18 +94,28 @@ def mfcc(s: sp.Spectra, n: int = 13) -> tuple[list[float], list[float]]:
     return [round(float(v), 4) for v in coeffs.mean(axis=0)], [round(float(v), 4) for v in coeffs.std(axis=0)]
 
 
+def _running_median(x: np.ndarray, width: int, axis: int) -> np.ndarray:
+    """scipy.ndimage.median_filter along one axis with mode="nearest" (identical values), by
+    partitioning sliding windows: twice as fast for these small widths."""
+    half = width // 2
+    pad = [(0, 0)] * x.ndim
+    pad[axis] = (half, half)
+    windows = np.lib.stride_tricks.sliding_window_view(np.pad(x, pad, mode="edge"), width, axis=axis)
+    return np.partition(windows, half, axis=-1)[..., half]
+
+
 def harmonic_ratio(s: sp.Spectra) -> float:
     """Harmonic/percussive energy ratio: median-filter HPSS on the mel spectrogram (cheaper than on
     the linear one, and a ratio does not need the detail)."""
     mel = s.mel[:HPSS_MAX_FRAMES]
     if mel.shape[0] < 3:
         return 0.0
-    mel = mel.reshape(mel.shape[0], 64, -1).sum(axis=2)  # 64 bands: 5x cheaper, same ordering of sounds
+    mel = mel[:, 0::2] + mel[:, 1::2]  # 64 bands: 5x cheaper, same ordering of sounds
     if mel.shape[0] >= 6:  # frame pairs (46 ms): half the median work, log-correlation 0.98 with full
         n = mel.shape[0] // 2 * 2
-        mel = mel[:n].reshape(n // 2, 2, 64).sum(axis=1)
-    harmonic = median_filter(mel, size=(5, 1), mode="nearest")
-    percussive = median_filter(mel, size=(1, 9), mode="nearest")
+        mel = mel[0:n:2] + mel[1:n:2]
+    harmonic = _running_median(mel, 5, axis=0)
+    percussive = _running_median(mel, 9, axis=1)
     mask = harmonic ** 2 / np.maximum(harmonic ** 2 + percussive ** 2, 1e-20)
     h = float((mel * mask).sum())
     p = float((mel * (1 - mask)).sum())

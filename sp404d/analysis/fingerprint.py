@@ -20,6 +20,7 @@ import functools
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.fft
 import soxr
 
 SR = 11025
@@ -37,40 +38,36 @@ SHAPE_SAMPLES = 1024
 SHAPE_LAG = 83        # samples (+-30 ms): lossy pre-echo can move the trim point by most of a frame
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Fingerprint:
-    bits: np.ndarray     # (frames, 16) bool
+    words: np.ndarray    # (frames,) uint16: each frame's 16 bits as one word, for popcount comparison
     mask: np.ndarray     # (frames,) bool: frames loud enough to count
     duration: float      # seconds of sound between trimmed silences
     shape: np.ndarray    # (<= 1024,) int8: the trimmed waveform at 2,756 Hz, peak-normalised
 
     @functools.cached_property
-    def words(self) -> np.ndarray:
-        """The bits of each frame as one 16-bit word, for popcount comparison."""
-        return np.packbits(self.bits, axis=1).view(">u2").ravel().astype(np.uint16)
+    def bits(self) -> np.ndarray:
+        """(frames, 16) bool, most significant bit first."""
+        return np.unpackbits(self.words.astype(">u2").view(np.uint8).reshape(-1, 2), axis=1).astype(bool)
 
     def pack(self) -> bytes:
         """Compact storage (~1.2 KB): frame count, duration, shape length, bits, mask, shape."""
-        frames = self.bits.shape[0]
-        head = (np.array([frames, self.shape.size], dtype="<u2").tobytes() + np.float32(self.duration).tobytes())
-        return (head + np.packbits(self.bits, axis=1).tobytes() + np.packbits(self.mask).tobytes()
+        head = (np.array([self.words.size, self.shape.size], dtype="<u2").tobytes() + np.float32(self.duration).tobytes())
+        return (head + self.words.astype(">u2").tobytes() + np.packbits(self.mask).tobytes()
                 + self.shape.astype(np.int8).tobytes())
 
     @classmethod
     def unpack(cls, blob: bytes) -> "Fingerprint":
+        """Cheap on purpose: the writer unpacks every candidate it compares (~16 per new sound)."""
         frames, shape_len = (int(v) for v in np.frombuffer(blob[:4], "<u2"))
         duration = float(np.frombuffer(blob[4:8], "<f4")[0])
         at = 8
-        packed = np.frombuffer(blob[at:at + 2 * frames], np.uint8)
-        bits = np.unpackbits(packed.reshape(frames, 2), axis=1).astype(bool)
+        words = np.frombuffer(blob[at:at + 2 * frames], ">u2").astype(np.uint16)
         at += 2 * frames
         mask_bytes = (frames + 7) // 8
-        mask = np.unpackbits(np.frombuffer(blob[at:at + mask_bytes], np.uint8))[:frames].astype(bool)
+        mask = np.unpackbits(np.frombuffer(blob[at:at + mask_bytes], np.uint8), count=frames).view(bool)
         at += mask_bytes
-        shape = np.frombuffer(blob[at:at + shape_len], np.int8).copy()
-        fingerprint = cls(bits, mask, duration, shape)
-        fingerprint.__dict__["words"] = packed.view(">u2").astype(np.uint16)  # the packed bits already are the words
-        return fingerprint
+        return cls(words, mask, duration, np.frombuffer(blob[at:at + shape_len], np.int8))
 
 
 @functools.lru_cache(maxsize=1)
@@ -105,7 +102,7 @@ def compute(y: np.ndarray, sr: int) -> Fingerprint | None:
     y = np.pad(y[: MAX_FRAMES * HOP + N_FFT // 2], N_FFT // 2)
     fb, window = _bands()
     frames = np.lib.stride_tricks.sliding_window_view(y, N_FFT)[::HOP]
-    power = np.abs(np.fft.rfft(frames * window, axis=1)) ** 2
+    power = np.abs(scipy.fft.rfft(frames * window, axis=1)) ** 2  # scipy: see spectra.compute
     energy = np.log(np.maximum(power @ fb.T, 1e-12))                 # (frames, 17)
     band_diff = energy[:, :-1] - energy[:, 1:]                        # (frames, 16)
     bits = (band_diff[1:] - band_diff[:-1]) > 0                       # (frames-1, 16)
@@ -114,43 +111,66 @@ def compute(y: np.ndarray, sr: int) -> Fingerprint | None:
     mask = loud[1:] & loud[:-1]
     low = soxr.resample(y[: SHAPE_SAMPLES * SHAPE_DECIMATION], SR, SR // SHAPE_DECIMATION, quality="HQ")
     shape = np.round(low / max(float(np.abs(low).max()), 1e-9) * 127).astype(np.int8)[:SHAPE_SAMPLES]
-    return Fingerprint(bits[:MAX_FRAMES], mask[:MAX_FRAMES], duration, shape)
+    words = np.packbits(bits[:MAX_FRAMES], axis=1).view(">u2").ravel().astype(np.uint16)
+    return Fingerprint(words, mask[:MAX_FRAMES], duration, shape)
 
 
 def distance(a: Fingerprint, b: Fingerprint, max_shift: int = MAX_SHIFT) -> float:
-    """Bit error rate (0 same, ~0.5 unrelated) at the best shift; 1.0 if they hardly overlap.
-    All shifts at once, on 16-bit words (one per frame): a's words, padded with masked-out frames,
-    viewed at every offset, XORed with b's and counted with popcount."""
-    na, nb = a.words.size, b.words.size
-    n = max(na, nb)
+    """Bit error rate (0 same, ~0.5 unrelated) at the best shift; 1.0 if they hardly overlap."""
+    return float(distances(a, [b], max_shift)[0])
+
+
+def distances(a: Fingerprint, others: list[Fingerprint], max_shift: int = MAX_SHIFT) -> np.ndarray:
+    """distance(a, b) for every b in `others`, in one pass: all candidates and all shifts at once
+    on 16-bit words (one per frame), XORed and counted with popcount. The writer compares each new
+    sound with up to 32 candidates; one array operation instead of one per pair keeps that cheap.
+    Frames past a fingerprint's end are padding with a clear mask, so they never count."""
+    if not others:
+        return np.empty(0)
+    n = max(a.words.size, *(b.words.size for b in others))
+    b_words = np.zeros((len(others), n), np.uint16)
+    b_mask = np.zeros((len(others), n), bool)
+    for row, b in enumerate(others):
+        b_words[row, :b.words.size], b_mask[row, :b.mask.size] = b.words, b.mask
     words = np.zeros(n + 2 * max_shift, np.uint16)
     mask = np.zeros(n + 2 * max_shift, bool)
-    words[max_shift:max_shift + na], mask[max_shift:max_shift + na] = a.words, a.mask
-    b_words = np.zeros(n, np.uint16)
-    b_mask = np.zeros(n, bool)
-    b_words[:nb], b_mask[:nb] = b.words, b.mask
-    # view k compares a[k - max_shift + i] with b[i]
-    shifted = np.lib.stride_tricks.sliding_window_view(words, n)
-    both = np.lib.stride_tricks.sliding_window_view(mask, n) & b_mask     # (shifts, n)
-    counted = both.sum(axis=1)
-    errors = np.where(both, np.bitwise_count(shifted ^ b_words), 0).sum(axis=1)
-    enough = (counted > 0) & (counted >= 0.5 * min(int(a.mask.sum()), int(b.mask.sum())))
-    if not enough.any():
-        return 1.0
-    return float((errors[enough] / (counted[enough] * BANDS_BITS)).min())
+    words[max_shift:max_shift + a.words.size], mask[max_shift:max_shift + a.mask.size] = a.words, a.mask
+    # row k of `at` reads a[k - max_shift + i] against b[i]
+    at = np.arange(2 * max_shift + 1)[:, None] + np.arange(n)[None, :]
+    both = mask[at][None, :, :] & b_mask[:, None, :]                              # (others, shifts, n)
+    counted = both.sum(axis=2)
+    errors = np.where(both, np.bitwise_count(words[at][None, :, :] ^ b_words[:, None, :]), 0).sum(axis=2)
+    least = 0.5 * np.minimum(int(a.mask.sum()), b_mask.sum(axis=1))[:, None]
+    enough = (counted > 0) & (counted >= least)
+    ber = np.where(enough, errors / np.maximum(counted, 1) / BANDS_BITS, 1.0)
+    return ber.min(axis=1)
+
+
+def _shape_terms(f: Fingerprint, n: int, keep: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The first n samples of f's shape as (spectrum at 2,048 points, cumulative energy). `keep`
+    stores them on the fingerprint: the writer compares one new sound with several candidates
+    (24 KB each, so only for the new sound, not for the candidates the writer keeps in memory)."""
+    cache = f.__dict__.get("_shape_terms", {})
+    if n in cache:
+        return cache[n]
+    x = f.shape[:n].astype(np.float64)
+    terms = np.fft.rfft(x, _SHAPE_FFT), np.concatenate([[0.0], np.cumsum(x * x)])
+    if keep:
+        f.__dict__["_shape_terms"] = {**cache, n: terms}
+    return terms
+
+
+_SHAPE_FFT = 2 * SHAPE_SAMPLES  # room for every lag without wrapping
 
 
 def shape_similarity(a: Fingerprint, b: Fingerprint, max_lag: int = SHAPE_LAG) -> float:
     """Normalised correlation of the waveform shapes at the best lag within +-max_lag (1 = same
     waveform). Computed with one FFT; each lag is normalised by the overlapping part's energy."""
-    x, y = a.shape.astype(np.float64), b.shape.astype(np.float64)
-    n = min(x.size, y.size)
+    n = min(a.shape.size, b.shape.size)
     if n < 8:
         return 0.0
-    x, y = x[:n], y[:n]
-    size = 1 << int(np.ceil(np.log2(2 * n)))
-    corr = np.fft.irfft(np.fft.rfft(x, size) * np.conj(np.fft.rfft(y, size)), size)
-    cx, cy = np.concatenate([[0.0], np.cumsum(x * x)]), np.concatenate([[0.0], np.cumsum(y * y)])
+    (fx, cx), (fy, cy) = _shape_terms(a, n, keep=True), _shape_terms(b, n)
+    corr = np.fft.irfft(fx * np.conj(fy), _SHAPE_FFT)
     reach = min(max_lag, n - 8)
     lags = np.arange(-reach, reach + 1)
     # x[lag:] against y[:n-lag] for lag >= 0; x[:n+lag] against y[-lag:] otherwise
@@ -160,7 +180,7 @@ def shape_similarity(a: Fingerprint, b: Fingerprint, max_lag: int = SHAPE_LAG) -
     valid = (ex > 0) & (ey > 0)
     if not valid.any():
         return -1.0
-    return float((corr[lags[valid] % size] / np.sqrt(ex[valid] * ey[valid])).max())
+    return float((corr[lags[valid] % _SHAPE_FFT] / np.sqrt(ex[valid] * ey[valid])).max())
 
 
 # Decision thresholds, from tests/bench/bench_dedupe.py (300 dev-corpus sources x 11 encodings,
@@ -187,19 +207,36 @@ def durations_agree(a: Fingerprint, b: Fingerprint) -> bool:
             or abs(a.duration - b.duration) < DURATION_SLACK)
 
 
+def _confirmed(a: Fingerprint, b: Fingerprint, ber: float) -> bool:
+    """The decision, given the bit error rate of two sounds whose durations agree."""
+    if ber <= CLOSE_BER:
+        return True
+    if ber > LAST_BER:
+        return False
+    if ber > FAR_BER and abs(np.log(max(a.duration, 1e-3) / max(b.duration, 1e-3))) > SAME_LENGTH:
+        return False  # the third tier is for one recording re-encoded: its trimmed length barely moves
+    shape = shape_similarity(a, b)
+    return shape >= MIN_SHAPE if ber <= FAR_BER else shape >= SAME_WAVEFORM
+
+
 def near_duplicate(a: Fingerprint, b: Fingerprint) -> tuple[bool, float]:
-    """(same sound?, bit error rate). Pure: the writer calls it on index candidates."""
+    """(same sound?, bit error rate). Pure."""
     if not durations_agree(a, b):
         return False, 1.0
     ber = distance(a, b)
-    if ber <= CLOSE_BER:
-        return True, ber
-    if ber > LAST_BER:
-        return False, ber
-    if ber > FAR_BER and abs(np.log(max(a.duration, 1e-3) / max(b.duration, 1e-3))) > SAME_LENGTH:
-        return False, ber  # the third tier is for one recording re-encoded: its trimmed length barely moves
-    shape = shape_similarity(a, b)
-    return (shape >= MIN_SHAPE if ber <= FAR_BER else shape >= SAME_WAVEFORM), ber
+    return _confirmed(a, b, ber), ber
+
+
+def first_near_duplicate(a: Fingerprint, candidates: list[Fingerprint]) -> tuple[int, float] | None:
+    """(position, bit error rate) of the first candidate that near_duplicate() would accept, or
+    None: the same answer as asking each in turn, with the bit error rates computed in one pass.
+    Pure: the writer calls it with the index's candidates, nearest key first."""
+    agree = [i for i, b in enumerate(candidates) if durations_agree(a, b)]
+    bers = distances(a, [candidates[i] for i in agree])
+    for i, ber in zip(agree, bers):
+        if _confirmed(a, candidates[i], float(ber)):
+            return i, float(ber)
+    return None
 
 
 # -- the coarse key the index ranks candidates by --

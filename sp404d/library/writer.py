@@ -15,13 +15,14 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import OrderedDict
 from typing import Callable
 
 import peewee as pw
 
 from sp404d import logs
 from sp404d.library import commands as c
-from sp404d.analysis.fingerprint import Fingerprint, near_duplicate, unpack_key
+from sp404d.analysis.fingerprint import Fingerprint, first_near_duplicate, unpack_key
 from sp404d.library import dedupe
 from sp404d.library.dedupe import decide
 from sp404d.library.models import (ANALYSIS_FIELDS, Failure, ImportRun, Kit, KitPad, Location, Sample, Source,
@@ -60,6 +61,7 @@ class Writer(threading.Thread):
         self.transactions = 0
         self.error: str | None = None  # set while a batch waits to be retried (shown in status)
         self.near = NearIndex()  # candidates for near-duplicate matching; only this thread uses it
+        self._fingerprints: OrderedDict[int, Fingerprint] = OrderedDict()  # recently compared candidates
         self._in_hand = 0  # commands taken off the queue whose commit and on_commit have not finished
         self._stopping = threading.Event()
 
@@ -204,6 +206,7 @@ class Writer(threading.Thread):
             if result is not None and result["analysis_version"] > sample[1]:
                 # the analyser improved since this sound was first recorded: keep the newer description
                 sql(_UPDATE_SAMPLE, [_db(k, result.get(k)) for k in SAMPLE_FIELDS] + [sample_id])
+                self._fingerprints.pop(sample_id, None)
                 if sample_id not in self.near:  # fingerprinted for the first time (an older library)
                     members = sql("SELECT COUNT(*) FROM sample WHERE group_id = (SELECT group_id FROM sample "
                                   "WHERE id = ?)", (sample_id,)).fetchone()[0]
@@ -223,6 +226,7 @@ class Writer(threading.Thread):
 
     # -- near duplicates --
     def _load_index(self) -> NearIndex:
+        self._fingerprints.clear()  # a rolled-back batch may have cached ids that SQLite will reuse
         index = NearIndex()
         for sample_id, blob in self.db.execute_sql("SELECT id, fp_key FROM sample WHERE fp_key IS NOT NULL"):
             index.add(sample_id, *unpack_key(bytes(blob)))
@@ -237,16 +241,12 @@ class Writer(threading.Thread):
         joined = None
         if blob and key_blob:
             duration, key = unpack_key(key_blob)
-            if alone:
-                mine = Fingerprint.unpack(blob)
-                for candidate in self.near.candidates(duration, key):
-                    row = sql("SELECT fingerprint, group_id FROM sample WHERE id = ?", (candidate,)).fetchone()
-                    if row is None or row[0] is None or row[1] is None:
-                        continue
-                    same, ber = near_duplicate(mine, Fingerprint.unpack(bytes(row[0])))
-                    if same:
-                        joined = (row[1], round(ber, 4))
-                        break
+            candidates = self._candidates(self.near.candidates(duration, key)) if alone else []
+            match = first_near_duplicate(Fingerprint.unpack(blob), [f for _, f in candidates])
+            if match is not None:
+                matched = candidates[match[0]][0]
+                group = sql("SELECT group_id FROM sample WHERE id = ?", (matched,)).fetchone()
+                joined = (group[0] if group and group[0] is not None else matched, round(match[1], 4))
             self.near.add(sample_id, duration, key)
         if joined is None:
             if alone:
@@ -256,6 +256,28 @@ class Writer(threading.Thread):
             (joined[0], joined[1], sample_id))
         self._elect(joined[0])
         return True
+
+    FINGERPRINT_CACHE = 2048
+
+    def _candidates(self, ids: list[int]) -> list[tuple[int, Fingerprint]]:
+        """The candidates' fingerprints, in the index's order (nearest key first). A bulk import
+        compares each new sound with its neighbours in duration, the same few hundred sounds again
+        and again: the most recent FINGERPRINT_CACHE stay unpacked in memory (~1.6 KB each)."""
+        cache = self._fingerprints
+        missing = [i for i in ids if i not in cache]
+        if missing:
+            for sample_id, blob in self.db.execute_sql(
+                    f"SELECT id, fingerprint FROM sample WHERE id IN ({','.join('?' * len(missing))}) "
+                    "AND fingerprint IS NOT NULL", missing):
+                cache[sample_id] = Fingerprint.unpack(bytes(blob))
+        found = []
+        for i in ids:
+            if i in cache:
+                cache.move_to_end(i)
+                found.append((i, cache[i]))
+        while len(cache) > self.FINGERPRINT_CACHE:
+            cache.popitem(last=False)
+        return found
 
     def _elect(self, group_id: int) -> None:
         """Make the group's best-quality member its canonical one (kits and the card use it)."""

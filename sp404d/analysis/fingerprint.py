@@ -23,6 +23,8 @@ import numpy as np
 import scipy.fft
 import soxr
 
+from sp404d.analysis.spectra import zero_padded
+
 SR = 11025
 N_FFT = 512          # 46 ms: steadier band energies under lossy coding than 23 ms (measured)
 HOP = 64             # 5.8 ms: a 50 ms hit still gives ~8 frames
@@ -99,7 +101,7 @@ def compute(y: np.ndarray, sr: int) -> Fingerprint | None:
         return None
     duration = y.size / SR
     # centred frames (half a window of silence each side): a 50 ms hit still spans ~16 frames
-    y = np.pad(y[: MAX_FRAMES * HOP + N_FFT // 2], N_FFT // 2)
+    y = zero_padded(y[: MAX_FRAMES * HOP + N_FFT // 2], N_FFT // 2)
     fb, window = _bands()
     frames = np.lib.stride_tricks.sliding_window_view(y, N_FFT)[::HOP]
     power = np.abs(scipy.fft.rfft(frames * window, axis=1)) ** 2  # scipy: see spectra.compute

@@ -33,6 +33,14 @@ def filters() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return mel, chroma, window, freqs
 
 
+def zero_padded(y: np.ndarray, each_side: int, at_least: int = 0) -> np.ndarray:
+    """np.pad(y, each_side) (and zeros up to `at_least`) without np.pad's ~35 us of overhead,
+    which added up over the several pads of every file."""
+    out = np.zeros(max(y.size + 2 * each_side, at_least), y.dtype)
+    out[each_side:each_side + y.size] = y
+    return out
+
+
 def to_analysis_rate(y: np.ndarray, sr: int) -> np.ndarray:
     y = np.ascontiguousarray(y, dtype=np.float32)
     return y if sr == SR else soxr.resample(y, sr, SR, quality="HQ").astype(np.float32, copy=False)
@@ -64,9 +72,7 @@ class Spectra:
 
 def compute(y: np.ndarray) -> Spectra:
     mel_fb, _, window, _ = filters()
-    padded = np.pad(y, N_FFT // 2)  # centred frames, as librosa does
-    if padded.size < N_FFT:
-        padded = np.pad(padded, (0, N_FFT - padded.size))
+    padded = zero_padded(y, N_FFT // 2, N_FFT)  # centred frames, as librosa does
     frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP]
     # scipy's FFT, not numpy's: for float32 frames it is ~4x faster (numpy 2 transforms rows one by
     # one in single precision; measured 1.1 ms against 4.4 ms for 500 frames of 2,048)
@@ -84,8 +90,13 @@ def tonal_power(power: np.ndarray) -> np.ndarray:
     """Spectral peaks between 55 Hz and 5 kHz: partials of notes stand out as peaks, while drum
     noise spreads evenly over the pitch classes, and very low and high bins carry little pitch."""
     _, _, _, freqs = filters()
-    peaks = (power > np.roll(power, 1, axis=1)) & (power > np.roll(power, -1, axis=1))
-    return power * peaks * ((freqs >= 55) & (freqs <= 5000))
+    lo, hi = np.searchsorted(freqs, 55.0, "left"), np.searchsorted(freqs, 5000.0, "right")  # bins 6..464
+    mid = power[:, lo:hi]
+    out = np.zeros_like(power)
+    peaks = mid > power[:, lo - 1:hi - 1]
+    peaks &= mid > power[:, lo + 1:hi + 1]
+    np.multiply(mid, peaks, out=out[:, lo:hi])  # only the band's bins: half the work of the whole row
+    return out
 
 
 def chroma(s: Spectra, frames: slice = slice(None)) -> np.ndarray:
@@ -107,7 +118,7 @@ def pick_onsets(env: np.ndarray, wait: int = 3, window: int = 8, delta: float = 
     if env.size < 3 or env.max() <= 0:
         return np.zeros(0, dtype=int)
     e = env / env.max()
-    padded = np.pad(e, wait, mode="constant")
+    padded = zero_padded(e, wait)
     local_max = np.lib.stride_tricks.sliding_window_view(padded, 2 * wait + 1).max(axis=1)
     local_mean = uniform_filter1d(e, 2 * window + 1, mode="constant")
     peaks = np.flatnonzero((e >= local_max) & (e > local_mean + delta) & (e > 0.05))

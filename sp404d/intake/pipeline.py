@@ -242,6 +242,10 @@ class Pipeline:
             category = FailureCategory(result["category"])
             for failed, failed_fs in [(item, fs), *copies]:
                 self._fail(failed, failed_fs, category, result["message"])
+        with self._lock:
+            drained = not self._analysing and not self._retry and self.intake_queue.empty()
+        if drained:
+            self.writer.put(c.Drained())
 
     # -- called by the writer thread after each commit --
     def on_commit(self, effects: list[tuple]) -> None:

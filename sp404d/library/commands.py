@@ -94,9 +94,16 @@ class Reply:
 
 @dataclass(frozen=True)
 class Barrier:
-    """Answered once everything queued before it is committed."""
+    """Answered once everything queued before it is committed. Ends the batch being gathered:
+    whoever asks is waiting."""
 
     reply: Reply
+
+
+@dataclass(frozen=True)
+class Drained:
+    """Intake has nothing more in flight: commit what is gathered now rather than wait out the
+    batch window (the last results of an import otherwise waited up to 200 ms)."""
 
 
 @dataclass(frozen=True)

@@ -105,7 +105,8 @@ class Writer(threading.Thread):
     def _next_batch(self) -> list:
         batch = [self.queue.get()]
         deadline = time.monotonic() + self.batch_seconds
-        while batch[-1] is not _STOP and len(batch) < self.batch_items:
+        while (batch[-1] is not _STOP and not isinstance(batch[-1], (c.Barrier, c.Drained))
+               and len(batch) < self.batch_items):
             remaining = deadline - time.monotonic()
             try:
                 batch.append(self.queue.get(timeout=remaining) if remaining > 0 else self.queue.get_nowait())
@@ -170,7 +171,7 @@ class Writer(threading.Thread):
         if isinstance(cmd, c.FinishRun):
             ImportRun.update(finished_at=now, **cmd.counters).where(ImportRun.id == cmd.run_id).execute()
             return []
-        if isinstance(cmd, c.Barrier):
+        if isinstance(cmd, (c.Barrier, c.Drained)):
             return []
         if isinstance(cmd, c.EditKit):
             return self._edit_kit(cmd, now)

@@ -2,6 +2,7 @@
 bad files get a failure category, never an exception."""
 
 import os
+import struct
 import shutil
 import subprocess
 import threading
@@ -43,6 +44,30 @@ def test_content_decides_not_the_name(tmp_path):
     liar = tmp_path / "liar.ogg"
     shutil.copyfile(wav, liar)
     assert analyse(str(liar))["pcm_hash"] == analyse(str(wav))["pcm_hash"]
+
+
+def vorbis_in_wav(ogg: bytes, mode_tag: int = 0x674F) -> bytes:
+    """A RIFF WAVE whose data chunk is a whole Ogg Vorbis stream, as the old vorbis.acm codec
+    wrote them (LMMS ships its samples so, named .ogg)."""
+    fmt = struct.pack("<HHIIHH", mode_tag, 1, 44100, 11000, 1, 16) + struct.pack("<H", 0)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(ogg)) + ogg
+    return b"RIFF" + struct.pack("<I", len(body)) + body + (b"\0" if len(ogg) % 2 else b"")
+
+
+def test_vorbis_inside_a_wav_container_decodes(tmp_path):
+    ogg = write(tmp_path / "plain.ogg", hit(5, 0.6)).read_bytes()
+    odd = tmp_path / "kick04.ogg"
+    odd.write_bytes(vorbis_in_wav(ogg))
+    r, plain = analyse(str(odd)), analyse(str(tmp_path / "plain.ogg"))
+    assert r["ok"], r
+    assert r["container"] == "wav" and r["bit_depth"] is None            # lossy, whatever the box says
+    assert r["pcm_hash"] == plain["pcm_hash"]                            # the same decoded audio
+    broken = tmp_path / "broken.ogg"
+    broken.write_bytes(vorbis_in_wav(b"OggS" + bytes(200)))
+    assert analyse(str(broken))["category"] == "corrupt"
+    other = tmp_path / "mode3.ogg"                                       # header-stripped modes: no decoder
+    other.write_bytes(vorbis_in_wav(ogg, mode_tag=0x6751))
+    assert analyse(str(other))["category"] == "unsupported"
 
 
 @pytest.mark.skipif(not shutil.which("ffmpeg"), reason="ffmpeg not installed")

@@ -9,6 +9,7 @@ hashed, only the first `keep_seconds` are kept (as float32 mono) for analysis.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -114,25 +115,35 @@ def _check_shape(samplerate: int, channels: int) -> None:
         raise AnalysisFailed(FailureCategory.UNSUPPORTED, f"sample rate {samplerate} Hz is out of range")
 
 
-def _check_riff(path: str, size: int) -> dict | None:
-    """Refuse WAVs that cannot be decoded or are truncated; return their ACID chunk, if any."""
+def _check_riff(path: str, size: int) -> tuple[dict | None, tuple[int, int] | None]:
+    """Refuse WAVs that cannot be decoded or are truncated; return their ACID chunk, if any, and
+    where an embedded Ogg stream lies (Vorbis-in-WAV), if it is one."""
     with open(path, "rb") as f:
         info = riff.read_chunks(f, size)
         tag = riff.format_tag(f, info) if info else None
         acid = riff.acid(f, info) if info else None
         lie = riff.layout_error(f, info) if info else None
+        ogg = riff.embedded_ogg(f, info) if info else None
     if lie:
         raise AnalysisFailed(FailureCategory.CORRUPT, lie)
+    if ogg:
+        return acid, ogg
     if tag is not None and tag not in riff.DECODABLE_FORMAT_TAGS:
         raise AnalysisFailed(FailureCategory.UNSUPPORTED, f"WAV with codec tag 0x{tag:04X}, which no decoder here reads")
     if info is not None and info.data_missing_bytes:
         raise AnalysisFailed(FailureCategory.CORRUPT,
                              f"truncated: {info.data_missing_bytes} bytes of declared audio data are missing")
-    return acid
+    return acid, None
 
 
-def _decode_soundfile(path: str, container: str, keep_seconds: float) -> Decoded:
-    with sf.SoundFile(os.fsencode(path)) as f:  # bytes: soundfile encodes a str path strictly as UTF-8
+def _decode_soundfile(path: str, container: str, keep_seconds: float, embedded: tuple[int, int] | None = None) -> Decoded:
+    if embedded:  # the Ogg stream inside a Vorbis WAV, read from memory (max_file_mb bounds it)
+        with open(path, "rb") as raw:
+            raw.seek(embedded[0])
+            source = io.BytesIO(raw.read(embedded[1]))
+    else:
+        source = os.fsencode(path)  # bytes: soundfile encodes a str path strictly as UTF-8
+    with sf.SoundFile(source) as f:
         _check_shape(f.samplerate, f.channels)
         acc = _Accumulator(f.samplerate, f.channels, keep_seconds)
         # float files are read as float: libsndfile's float-to-int read does not clip values beyond
@@ -196,10 +207,10 @@ def decode(path: str, keep_seconds: float = 300.0) -> Decoded:
     container = container_of(head)
     if container is None:
         raise AnalysisFailed(FailureCategory.UNSUPPORTED, "not a recognised audio format (content, not name, was checked)")
-    acid = _check_riff(path, size) if container == "wav" else None
+    acid, embedded = _check_riff(path, size) if container == "wav" else (None, None)
     if container != "m4a":  # libsndfile cannot read MP4 containers at all
         try:
-            decoded = _decode_soundfile(path, container, keep_seconds)
+            decoded = _decode_soundfile(path, container, keep_seconds, embedded)
             decoded.acid = acid
             return decoded
         except sf.LibsndfileError as e:

@@ -79,6 +79,24 @@ def format_tag(f: BinaryIO, info: RiffInfo) -> int | None:
     return struct.unpack("<H", raw)[0] if raw else None
 
 
+# "Ogg Vorbis in WAV" (the old vorbis.acm codec; LMMS ships such files named .ogg): modes 1 and 1+
+# put a whole, ordinary Ogg stream in the data chunk, which libsndfile reads once it is taken out.
+OGG_IN_WAV_TAGS = frozenset({0x674F, 0x676F})
+
+
+def embedded_ogg(f: BinaryIO, info: RiffInfo) -> tuple[int, int] | None:
+    """(offset, size) of the Ogg stream inside a mode-1 Vorbis WAV, or None."""
+    if format_tag(f, info) not in OGG_IN_WAV_TAGS:
+        return None
+    data = info.find(b"data")
+    if data is None:
+        return None
+    f.seek(data.offset)
+    if f.read(4) != b"OggS":
+        return None
+    return data.offset, min(data.size, info.file_size - data.offset)
+
+
 def layout_error(f: BinaryIO, info: RiffInfo) -> str | None:
     """For plain PCM and float: a header whose bits per sample or block size cannot be true (a
     "7-bit" file would otherwise be read as something else and recorded as nonsense)."""

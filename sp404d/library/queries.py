@@ -16,11 +16,12 @@ def known_stamp(path: str) -> tuple[str, Stamp] | None:
     """("location"|"failure", (size, mtime_ns)) recorded for a path, or None if unknown.
     Plain SQL: intake asks this for every file."""
     sql, key = Location._meta.database.execute_sql, Location.path.db_value(path)
-    row = sql("SELECT size, mtime_ns FROM location WHERE path = ? AND state = 'present'", (key,)).fetchone()
-    if row:
-        return "location", (row[0], row[1])
-    row = sql("SELECT size, mtime_ns FROM failure WHERE path = ?", (key,)).fetchone()
-    return ("failure", (row[0], row[1])) if row else None
+    rows = sql("SELECT 0, size, mtime_ns FROM location WHERE path = ? AND state = 'present' "
+               "UNION ALL SELECT 1, size, mtime_ns FROM failure WHERE path = ?", (key, key)).fetchall()
+    if not rows:
+        return None
+    which, size, mtime_ns = min(rows)  # a present location over a failure
+    return ("location" if which == 0 else "failure"), (size, mtime_ns)
 
 
 def stamps_under(root: str) -> tuple[dict[str, Stamp], dict[str, Stamp]]:

@@ -66,6 +66,8 @@ def test_name_tags_are_parsed_and_preferred(loops, tmp_path):
     ("SnareRimshot.wav", ("rim", "name")), ("x/hh_open_2.wav", ("hat-open", "name")),
     ("808 Sub C.wav", ("808", "name")), ("FX/noise-tom0.wav", ("tom", "name")),
     ("Basses/synth_acid01.wav", ("bass", "folder")), ("Clap 3.aif", ("clap", "name")),
+    ("drums/nasty_bass01.ogg", ("kick", "name")), ("Drum Kit/Bass 1.wav", ("kick", "name")),
+    ("drums/sub bass.wav", ("bass", "name")), ("Basses/bass_01.wav", ("bass", "name")),
 ])
 def test_categories_of_clear_names(path, expected):
     found = tags.category_from_name("/samples/" + path, is_loop=False)

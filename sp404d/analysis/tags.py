@@ -140,6 +140,7 @@ _WORDS = {
     "instruments": "keys/melodic", "stab": "keys/melodic", "chord": "keys/melodic", "chords": "keys/melodic",
     "pad": "pad", "pads": "pad", "atmos": "pad", "ambient": "pad", "drone": "pad", "strings": "pad", "string": "pad",
 }
+_TONAL_BASS_WORDS = {"sub", "reese", "bassline", "synth", "line", "slap", "basses", "808", "acid"}
 _OPEN_WORDS = {"open", "opened", "op", "semiopen", "o"}
 _LOOP_WORDS = {"loop", "loops", "beat", "beats", "break", "breaks", "breakbeat", "groove", "bassloops"}
 _DRUM_WORDS = {"drum", "drums", "beat", "beats", "break", "breaks", "breakbeat", "jungle", "kick", "snare", "hat",
@@ -229,6 +230,9 @@ def category_from_name(path: str, is_loop: bool) -> tuple[str, float, str] | Non
         if not found:
             continue
         category, only_weak, only_abbreviations = found
+        if (category == "bass" and source == "name" and not set(words) & _TONAL_BASS_WORDS
+                and any(set(tokens(f)) & {"drum", "drums", "drumkit", "kit"} for f in folders[:2])):
+            category = "kick"  # "drums/nasty_bass01": in a drum kit, a bare "bass" is the bass drum
         if only_abbreviations:  # "BD_01" is surer inside "Kicks/"
             agreed = any((_category_from_words(tokens(f)) or ("",))[0] == category for f in folders)
             confidence = min(confidence, 0.9 if agreed else 0.75)

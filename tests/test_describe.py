@@ -61,6 +61,19 @@ def test_name_tags_are_parsed_and_preferred(loops, tmp_path):
     assert r["category"] == "melodic-loop" and r["category_source"] == "name"
 
 
+def test_a_moving_pad_or_drone_is_one_sound_unless_its_name_says_loop(loops, tmp_path):
+    _, path = loops["chords"]  # the audio alone calls this a loop (see the duration-rule test)
+    for name, kind, category in (("Pads/warm_drone.wav", "one-shot", "pad"),
+                                 ("stringsnpads/bell_choir02.wav", "one-shot", "pad"),
+                                 ("Pads/Pad_Loop_88bpm.wav", "loop", "melodic-loop")):
+        named = tmp_path / name
+        named.parent.mkdir(exist_ok=True)
+        named.write_bytes(path.read_bytes())
+        r = analyse(str(named))
+        assert (r["kind"], r["category"]) == (kind, category), name
+        assert (r["bpm"] is None) == (kind == "one-shot")
+
+
 @pytest.mark.parametrize("path,expected", [
     ("Kicks/BD_01.wav", ("kick", "name")), ("pack/Snares/crack.wav", ("snare", "folder")),
     ("SnareRimshot.wav", ("rim", "name")), ("x/hh_open_2.wav", ("hat-open", "name")),

@@ -36,8 +36,11 @@ def describe(d: Decoded, path: str, use_names: bool = True) -> dict:
     probe = rhythm.pulse(env)
     kind = decide.kind(loop_name, acid, d.duration, probe.onsets, probe.periodicity, shape["active_fraction"],
                        shape["sustain_db"])
-    if use_names and kind.value == "loop" and kind.source == "audio" and tags.names_a_drum(path):
-        kind = decide.Choice("one-shot", 0.7, "name")  # "SN3_04" ringing out is a snare, not a loop
+    if use_names and kind.value == "loop" and kind.source == "audio" and (
+            tags.names_a_drum(path) or tags.names_a_pad(path)):
+        # "SN3_04" ringing out is a snare, and a drone or a string pad that moves is still one
+        # sound: neither is a loop unless its name says so (then kind.source is "name")
+        kind = decide.Choice("one-shot", 0.7, "name")
     is_loop = kind.value == "loop"
     rh = rhythm.tempo(probe, d.duration, s.log_mel, s.mel) if is_loop else probe.without_tempo()
     bpm = decide.tempo(is_loop, acid, tags.bpm_from_name(path) if use_names else None, rh, d.duration)

@@ -243,6 +243,12 @@ def category_from_name(path: str, is_loop: bool) -> tuple[str, float, str] | Non
     return weak
 
 
+def names_a_pad(path: str) -> bool:
+    """The name or a folder says pad, drone, strings or atmosphere: sustained sounds, not loops."""
+    found = category_from_name(path, is_loop=False)
+    return bool(found) and found[0] == "pad"
+
+
 def names_a_drum(path: str) -> bool:
     """The file's own name says which drum it is (so a long decay is not a loop)."""
     found = _category_from_words(tokens(_stem_and_folders(path)[0]))

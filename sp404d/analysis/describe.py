@@ -51,8 +51,12 @@ def describe(d: Decoded, path: str, use_names: bool = True) -> dict:
     if is_loop:
         heard = decide.Choice(*cat.loop_category(feats, tonalness), "audio")
     else:
-        heard = decide.Choice(*cat.classify(cat.vector(d.duration, feats, shape, tonalness)), "audio")
-    category = decide.category(decide.Choice(*named) if named else None, heard)
+        heard_all = cat.probabilities(cat.vector(d.duration, feats, shape, tonalness))
+        best = max(heard_all, key=heard_all.get)
+        heard = decide.Choice(best, round(heard_all[best], 3), "audio")
+    pair = tags.ambiguous_abbreviation(path) if use_names and not is_loop else None
+    category = decide.category(decide.Choice(*named) if named else None, heard,
+                               {c: heard_all.get(c, 0.0) for c in pair} if pair else None)
 
     key_choice = decide.NONE
     tonal_fraction = float(s.tonal.sum() / max(float(s.energy.sum()), 1e-20))

@@ -159,6 +159,23 @@ ABBREVIATIONS = {"bd", "sd", "sn", "hh", "ch", "oh", "rs", "cb", "tm", "rd", "ki
                  "cra", "chh", "ohh", "tb"}
 
 
+# abbreviations that stand for one of two instruments, told apart by the sound
+AMBIGUOUS = {"cb": ("perc", "cymbal")}  # cowbell, or crash (BJA Pacific's "CB_01")
+
+
+def ambiguous_abbreviation(path: str) -> tuple[str, str] | None:
+    """The two categories the file name may mean, when its only instrument word is an ambiguous
+    abbreviation ("CB_01"); None otherwise, and when a folder settles it ("Cowbells/CB_01")."""
+    stem, folders = _stem_and_folders(path)
+    found = _categories_in(tokens(stem))
+    if not found or not all(word in AMBIGUOUS for _, word in found):
+        return None
+    pair = AMBIGUOUS[found[0][1]]
+    if any((_category_from_words(tokens(f)) or ("",))[0] in pair for f in folders):
+        return None
+    return pair
+
+
 def _categories_in(words: list[str]) -> list[tuple[str, str]]:
     """(category, word) for every instrument word, compounds included ("snarerim", "hihatclosed")."""
     found = []

@@ -17,7 +17,9 @@ from sp404d.errors import AnalysisFailed, FailureCategory
 
 # Bumped whenever the analysis changes what it stores; samples of an older version are re-analysed.
 # 3: near-duplicate fingerprint and index key.
-ANALYSIS_VERSION = 3
+# 4: categories: pad/drone names keep sustained sounds one-shots, a bare "bass" in a drum kit is a
+#    kick, "CB" is settled by the sound; spectral features computed with scipy's FFT.
+ANALYSIS_VERSION = 4
 
 
 def identity(d: Decoded) -> dict:

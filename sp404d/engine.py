@@ -64,6 +64,11 @@ class Engine:
 
         def work(job: Job) -> None:
             paths = queries.outdated(ANALYSIS_VERSION, roots, limit)
+            if limit is None or len(paths) < limit:
+                retry = queries.outdated_failures(ANALYSIS_VERSION, roots, limit and limit - len(paths))
+                if retry:
+                    log.info("retrying files an older analyser could not decode", files=len(retry))
+                paths += retry
             if paths:
                 log.info("re-analysing samples from an older analyser", files=len(paths))
             self.pipeline.reanalyse(paths, job)

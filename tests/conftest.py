@@ -93,9 +93,9 @@ class DaemonEnv:
     def db(self) -> sqlite3.Connection:
         return sqlite3.connect(f"file:{self.library}?mode=ro", uri=True)
 
-    def rows(self, sql: str) -> list:
+    def rows(self, sql: str, params: tuple = ()) -> list:
         with self.db() as conn:
-            return conn.execute(sql).fetchall()
+            return conn.execute(sql, params).fetchall()
 
 
 @pytest.fixture

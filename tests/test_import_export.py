@@ -105,3 +105,28 @@ def test_reanalyse_updates_samples_of_an_older_analyser_without_decoding_copies(
     assert env.rows("SELECT count(*) FROM sample WHERE analysis_version = 1 OR kind IS NULL")[0][0] == 0
     again = json.loads(env.cli("import", "--reanalyse", "--json").stdout)
     assert again["seen"] == 0  # nothing left to do
+
+
+def test_reanalyse_retries_files_an_older_analyser_could_not_decode(daemon_env, tmp_path):
+    """After an upgrade, files an older analyser failed as unsupported or corrupt are tried once
+    more (it may now read them); what the current analyser failed is not retried again."""
+    import os
+    import sqlite3
+
+    env = daemon_env
+    pack = tmp_path / "Pack"
+    good = write(pack / "now_readable.wav", hit(77, 0.2))
+    (pack / "junk.wav").write_bytes(os.urandom(3000))
+    assert env.cli("import", str(pack)).returncode == 0
+    assert env.rows("SELECT category, analysis_version IS NOT NULL FROM failure") == [("unsupported", 1)]
+    st = good.stat()
+    with sqlite3.connect(env.library) as conn:  # as if an older analyser had failed the good file
+        conn.execute("DELETE FROM location WHERE path = ?", (str(good),))
+        conn.execute("INSERT INTO failure (path, size, mtime_ns, category, message, attempts, first_at, last_at, "
+                     "analysis_version) VALUES (?, ?, ?, 'unsupported', 'old decoder', 1, 0, 0, NULL)",
+                     (str(good), st.st_size, st.st_mtime_ns))
+    job = json.loads(env.cli("import", "--reanalyse", "--json").stdout)
+    assert (job["seen"], job["recorded"], job["failed"]) == (1, 1, 0)
+    assert env.rows("SELECT path FROM failure") == [(str(pack / "junk.wav"),)]
+    assert env.rows("SELECT count(*) FROM location WHERE path = ?", (str(good),))[0][0] == 1
+    assert json.loads(env.cli("import", "--reanalyse", "--json").stdout)["seen"] == 0

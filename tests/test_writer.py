@@ -185,6 +185,9 @@ def test_a_version_1_library_is_migrated_in_place(tmp_path):
         ALTER TABLE sample_v1 RENAME TO sample;
         CREATE UNIQUE INDEX sample_pcm_hash ON sample (pcm_hash);
         INSERT INTO sample ({keep}) VALUES (1, 'h1', 44100, 1, 'PCM_16', 16, 10, 0.1, 1, 0);
+        ALTER TABLE failure DROP COLUMN analysis_version;
+        INSERT INTO failure (path, size, mtime_ns, category, message, attempts, first_at, last_at)
+            VALUES ('/old/bad.wav', 10, 1, 'unsupported', 'old', 1, 0, 0);
         UPDATE setting SET value = '1' WHERE key = 'schema_version';
     """)
     conn.close()
@@ -195,6 +198,8 @@ def test_a_version_1_library_is_migrated_in_place(tmp_path):
         assert set(ANALYSIS_FIELDS) <= columns
         old = Sample.get(Sample.pcm_hash == "h1")
         assert old.analysis_version == 1 and old.kind is None  # kept, waiting for re-analysis
+        assert Failure.get().analysis_version is None  # failed by an analyser of unknown age: retried
+        assert queries.outdated_failures(2) == ["/old/bad.wav"]
     finally:
         db.close()
         database.initialize(None)

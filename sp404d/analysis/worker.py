@@ -34,7 +34,7 @@ def identity(d: Decoded) -> dict:
 
 
 def failure(category: FailureCategory, message: str) -> dict:
-    return {"ok": False, "category": category.value, "message": message}
+    return {"ok": False, "category": category.value, "message": message, "analysis_version": ANALYSIS_VERSION}
 
 
 def analyse(path: str, max_bytes: int = 2048 << 20, use_names: bool = True) -> dict:

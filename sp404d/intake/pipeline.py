@@ -204,9 +204,10 @@ class Pipeline:
             self._analysing[path] = item
         self.pool.submit(path, lambda p, result: self._done.put((item, fs, byte_hash, result)))
 
-    def _fail(self, item: Item, fs: c.FileStat, category: FailureCategory, message: str) -> None:
+    def _fail(self, item: Item, fs: c.FileStat, category: FailureCategory, message: str,
+              analysis_version: int | None = None) -> None:
         self.progress.error(fs.path, category.value, message)
-        self.writer.put(c.RecordFailure(fs, category.value, message, item.job))
+        self.writer.put(c.RecordFailure(fs, category.value, message, item.job, analysis_version))
 
     # -- collector thread --
     def _collect_loop(self) -> None:
@@ -241,7 +242,7 @@ class Pipeline:
         else:
             category = FailureCategory(result["category"])
             for failed, failed_fs in [(item, fs), *copies]:
-                self._fail(failed, failed_fs, category, result["message"])
+                self._fail(failed, failed_fs, category, result["message"], result.get("analysis_version"))
         with self._lock:
             drained = not self._analysing and not self._retry and self.intake_queue.empty()
         if drained:

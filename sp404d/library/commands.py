@@ -38,6 +38,7 @@ class RecordFailure:
     category: str
     message: str
     job: object = None  # the intake Job this belongs to, if any
+    analysis_version: int | None = None  # set when an analyser (not intake) failed it
 
 
 @dataclass(frozen=True)

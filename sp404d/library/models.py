@@ -135,6 +135,9 @@ class Failure(Base):
     attempts = pw.IntegerField(default=1)
     first_at = pw.FloatField()
     last_at = pw.FloatField()
+    # the analyser that failed it (None: intake failed it, or a library before schema 5): a newer
+    # analyser retries what an older one could not decode
+    analysis_version = pw.IntegerField(null=True)
 
 
 class Source(Base):

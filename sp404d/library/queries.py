@@ -53,6 +53,24 @@ def outdated(version: int, roots: list[str] | None = None, limit: int | None = N
     return [Location.path.python_value(p) for (p,) in query.tuples()]
 
 
+# what a newer decoder may read: not intake's verdicts (unreadable, empty, too large)
+DECODER_FAILURES = ("unsupported", "corrupt")
+
+
+def outdated_failures(version: int, roots: list[str] | None = None, limit: int | None = None) -> list[str]:
+    """Files an older analyser could not decode (or a library from before analyser versions were
+    kept on failures): a newer one tries them once more."""
+    query = (Failure.select(Failure.path)
+             .where(Failure.category.in_(DECODER_FAILURES),
+                    Failure.analysis_version.is_null() | (Failure.analysis_version < version)))
+    if roots:
+        query = query.where(_under_any(roots, Failure.path))
+    query = query.order_by(Failure.path)
+    if limit:
+        query = query.limit(limit)
+    return [f.path for f in query]
+
+
 def _under_any(roots: list[str], field):
     clause = path_under(roots[0], field)
     for root in roots[1:]:

@@ -15,7 +15,7 @@ from sp404d.errors import Sp404dError
 from playhouse.migrate import SqliteMigrator
 from playhouse.migrate import migrate as run_migrations
 
-from sp404d.library.models import (ANALYSIS_FIELDS, MODELS, NEAR_FIELDS, Kit, KitPad, Sample, Setting, Source,
+from sp404d.library.models import (ANALYSIS_FIELDS, MODELS, NEAR_FIELDS, Failure, Kit, KitPad, Sample, Setting, Source,
                                    database)
 
 PRAGMAS = {
@@ -47,9 +47,15 @@ def _v4_kits(db: pw.SqliteDatabase) -> None:
     db.create_tables([Source, Kit, KitPad])
 
 
+def _v5_failure_version(db: pw.SqliteDatabase) -> None:
+    """Which analyser failed a file, so that a newer one retries what it could not decode."""
+    migrator = SqliteMigrator(db)
+    run_migrations(migrator.add_column("failure", "analysis_version", Failure.analysis_version))
+
+
 # MIGRATIONS[n] upgrades a library at version n+1 to version n+2. A new library is created at the
 # current version directly; version 1 (the spine) had no analysis columns.
-MIGRATIONS = [_v2_analysis, _v3_near_duplicates, _v4_kits]
+MIGRATIONS = [_v2_analysis, _v3_near_duplicates, _v4_kits, _v5_failure_version]
 SCHEMA_VERSION = len(MIGRATIONS) + 1
 
 

@@ -304,11 +304,11 @@ class Writer(threading.Thread):
     def _fail(self, cmd: c.RecordFailure, now: float) -> list[Effect]:
         f = cmd.file
         updated = (Failure.update(size=f.size, mtime_ns=f.mtime_ns, category=cmd.category, message=cmd.message,
-                                  attempts=Failure.attempts + 1, last_at=now)
+                                  attempts=Failure.attempts + 1, last_at=now, analysis_version=cmd.analysis_version)
                    .where(Failure.path == f.path).execute())
         if not updated:
             Failure.create(path=f.path, size=f.size, mtime_ns=f.mtime_ns, category=cmd.category,
-                           message=cmd.message, first_at=now, last_at=now)
+                           message=cmd.message, first_at=now, last_at=now, analysis_version=cmd.analysis_version)
         Location.update(state="failed").where(Location.path == f.path).execute()
         return [("failed", f.path, cmd.category, cmd.job)]
 

@@ -130,3 +130,28 @@ def test_reanalyse_retries_files_an_older_analyser_could_not_decode(daemon_env, 
     assert env.rows("SELECT path FROM failure") == [(str(pack / "junk.wav"),)]
     assert env.rows("SELECT count(*) FROM location WHERE path = ?", (str(good),))[0][0] == 1
     assert json.loads(env.cli("import", "--reanalyse", "--json").stdout)["seen"] == 0
+
+
+def test_failures_of_files_that_are_gone_are_forgotten(daemon_env, tmp_path):
+    """A failure whose file was deleted is not reported or retried forever: a scan that no longer
+    finds the file, and a retry that finds it gone, both forget it."""
+    import os
+    import sqlite3
+
+    env = daemon_env
+    pack = tmp_path / "Pack"
+    write(pack / "fine.wav", hit(78, 0.2))
+    junk = pack / "junk.wav"
+    junk.write_bytes(os.urandom(3000))
+    assert env.cli("import", str(pack)).returncode == 0
+    assert env.rows("SELECT path FROM failure") == [(str(junk),)]
+    junk.unlink()
+    assert env.cli("import", str(pack)).returncode == 0          # the walk no longer finds it
+    assert env.rows("SELECT count(*) FROM failure")[0][0] == 0
+    with sqlite3.connect(env.library) as conn:                     # failed by an older analyser, since deleted
+        conn.execute("INSERT INTO failure (path, size, mtime_ns, category, message, attempts, first_at, last_at) "
+                     "VALUES (?, 10, 1, 'corrupt', 'old', 1, 0, 0)", (str(pack / "gone.wav"),))
+    job = json.loads(env.cli("import", "--reanalyse", "--json").stdout)
+    assert job["seen"] == 1 and job["failed"] == 0
+    assert env.rows("SELECT count(*) FROM failure")[0][0] == 0
+    assert json.loads(env.cli("import", "--reanalyse", "--json").stdout)["seen"] == 0

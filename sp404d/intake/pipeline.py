@@ -125,7 +125,7 @@ class Pipeline:
                     self.progress.count("unchanged", job)
                 else:
                     self.submit(path, job, counted=True)
-            gone = tuple(p for p in present if p not in found)
+            gone = tuple(p for p in (*present, *failed) if p not in found)
             if gone:
                 self.writer.put(c.MarkMissing(paths=gone))
         self.progress.walked(job)
@@ -163,8 +163,9 @@ class Pipeline:
                 return
         try:
             st = os.stat(path)
-        except FileNotFoundError:
-            self.progress.end(job)  # vanished before we got to it
+        except FileNotFoundError:  # vanished before we got to it: say so, or a retry would look forever
+            self.writer.put(c.MarkMissing(paths=(path,)))
+            self.progress.end(job)
             return
         except OSError as e:
             return self._fail(item, c.FileStat(path, 0, 0), FailureCategory.UNREADABLE, e.strerror or str(e))

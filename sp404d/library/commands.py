@@ -60,6 +60,8 @@ class MoveTree:
 
 @dataclass(frozen=True)
 class MarkMissing:
+    """Files that are gone: their locations are kept as missing, their failures forgotten (a file
+    that no longer exists has nothing left to report, nor to retry)."""
     paths: tuple[str, ...] = ()
     under: str | None = None  # a deleted folder: every location below it
 

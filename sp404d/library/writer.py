@@ -338,6 +338,8 @@ class Writer(threading.Thread):
         present = Location.state == "present"
         for i in range(0, len(cmd.paths), 500):
             n += Location.update(state="missing").where(present, Location.path.in_(cmd.paths[i:i + 500])).execute()
+            Failure.delete().where(Failure.path.in_(cmd.paths[i:i + 500])).execute()
         if cmd.under:
             n += Location.update(state="missing").where(present, path_under(cmd.under)).execute()
+            Failure.delete().where(path_under(cmd.under, Failure.path)).execute()
         return [("missing", n)] if n else []

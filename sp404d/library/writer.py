@@ -39,9 +39,12 @@ _INSERT_SAMPLE = (f"INSERT INTO sample (pcm_hash, created_at, {', '.join(SAMPLE_
 _UPDATE_SAMPLE = f"UPDATE sample SET {', '.join(f'{k} = ?' for k in SAMPLE_FIELDS)} WHERE id = ?"
 
 
-def _db(field: str, value):
-    """A result value as stored (the MFCC lists as JSON text)."""
-    return getattr(Sample, field).db_value(value)
+_TO_DB = [(field, getattr(Sample, field).db_value) for field in SAMPLE_FIELDS]
+
+
+def _stored(result: dict) -> list:
+    """A result's sample values as stored, in SAMPLE_FIELDS order (the MFCC lists as JSON text)."""
+    return [to_db(result.get(field)) for field, to_db in _TO_DB]
 
 
 # effects reported after each commit, as tuples: ("recorded", path, match, job, byte_hash),
@@ -199,14 +202,14 @@ class Writer(threading.Thread):
                                             (sample[0], path)).fetchone() is not None
         near = False
         if sample is None:
-            values = [result["pcm_hash"], now] + [_db(k, result.get(k)) for k in SAMPLE_FIELDS]
+            values = [result["pcm_hash"], now] + _stored(result)
             sample_id = sql(_INSERT_SAMPLE, values).lastrowid
             near = self._group(sample_id, result, alone=True)
         else:
             sample_id = sample[0]
             if result is not None and result["analysis_version"] > sample[1]:
                 # the analyser improved since this sound was first recorded: keep the newer description
-                sql(_UPDATE_SAMPLE, [_db(k, result.get(k)) for k in SAMPLE_FIELDS] + [sample_id])
+                sql(_UPDATE_SAMPLE, _stored(result) + [sample_id])
                 self._fingerprints.pop(sample_id, None)
                 if sample_id not in self.near:  # fingerprinted for the first time (an older library)
                     members = sql("SELECT COUNT(*) FROM sample WHERE group_id = (SELECT group_id FROM sample "

@@ -245,13 +245,16 @@ class Writer(threading.Thread):
         joined = None
         if blob and key_blob:
             duration, key = unpack_key(key_blob)
+            mine = Fingerprint.unpack(blob)
             candidates = self._candidates(self.near.candidates(duration, key)) if alone else []
-            match = first_near_duplicate(Fingerprint.unpack(blob), [f for _, f in candidates])
+            match = first_near_duplicate(mine, [f for _, f in candidates])
             if match is not None:
                 matched = candidates[match[0]][0]
                 group = sql("SELECT group_id FROM sample WHERE id = ?", (matched,)).fetchone()
                 joined = (group[0] if group and group[0] is not None else matched, round(match[1], 4))
             self.near.add(sample_id, duration, key)
+            mine.__dict__.pop("_shape_terms", None)  # 24 KB of spectra: kept only while it was the new sound
+            self._remember(sample_id, mine)  # new sounds are the next ones' likeliest candidates
         if joined is None:
             if alone:
                 sql("UPDATE sample SET group_id = id, group_distance = NULL, canonical = 1 WHERE id = ?", (sample_id,))
@@ -273,15 +276,19 @@ class Writer(threading.Thread):
             for sample_id, blob in self.db.execute_sql(
                     f"SELECT id, fingerprint FROM sample WHERE id IN ({','.join('?' * len(missing))}) "
                     "AND fingerprint IS NOT NULL", missing):
-                cache[sample_id] = Fingerprint.unpack(bytes(blob))
+                self._remember(sample_id, Fingerprint.unpack(bytes(blob)))
         found = []
         for i in ids:
             if i in cache:
                 cache.move_to_end(i)
                 found.append((i, cache[i]))
-        while len(cache) > self.FINGERPRINT_CACHE:
-            cache.popitem(last=False)
         return found
+
+    def _remember(self, sample_id: int, fingerprint: Fingerprint) -> None:
+        self._fingerprints[sample_id] = fingerprint
+        self._fingerprints.move_to_end(sample_id)
+        while len(self._fingerprints) > self.FINGERPRINT_CACHE:
+            self._fingerprints.popitem(last=False)
 
     def _elect(self, group_id: int) -> None:
         """Make the group's best-quality member its canonical one (kits and the card use it)."""

@@ -88,6 +88,17 @@ class Pipeline:
         self.progress.begin(job)
         self.intake_queue.put(Item(path, job, counted, force))
 
+    def has_room(self) -> bool:
+        return not self.intake_queue.full()
+
+    def offer(self, path: str) -> bool:
+        """Hand a path to intake if there is room now (no job: the watcher's files); False if not."""
+        try:
+            self.intake_queue.put_nowait(Item(path))
+        except queue.Full:
+            return False
+        return True
+
     def reanalyse(self, paths: list[str], job: Job) -> None:
         """Analyse these files again although unchanged (their samples are from an older analyser)."""
         for path in paths:

@@ -25,6 +25,7 @@ from sp404d.watch.settle import Settler
 
 log = logs.get("settle")
 TICK = 0.1
+MAX_SETTLING = 20_000  # files waiting here at most (as many as hint events the watcher queues)
 
 
 def _stamp(path: str) -> tuple[int, int] | None:
@@ -58,6 +59,11 @@ class SettleLoop(threading.Thread):
     def run(self) -> None:
         while not self._halt.is_set():
             deadline = time.monotonic() + TICK
+            if len(self.settler) >= MAX_SETTLING:
+                # intake has been full a long while: read no more events, so the hint queue fills
+                # and overflows, which asks for a rescan once there is room (memory stays bounded)
+                self._halt.wait(TICK)
+                deadline = time.monotonic()
             while (remaining := deadline - time.monotonic()) > 0:
                 try:
                     hint = self.hints.queue.get(timeout=remaining)
@@ -71,11 +77,20 @@ class SettleLoop(threading.Thread):
                 self.hints.overflowed.clear()
                 log.warning("too many events at once; a rescan will catch up")
                 self.on_overflow()
-            settled, _vanished = self.settler.poll(time.monotonic(), _stamp)
-            for path, _stamp_ in settled:
+            # Never block on a full intake: files stay here, counted in status as settling, and new
+            # events are still read (a delete or rename of a waiting file is still seen). No polling
+            # meanwhile either: that would stat every waiting file each tick for nothing.
+            if not self.pipeline.has_room():
+                continue
+            now = time.monotonic()
+            settled, _vanished = self.settler.poll(now, _stamp)
+            for i, (path, stamp) in enumerate(settled):
                 if self._halt.is_set():
                     return
-                self.pipeline.submit(path)
+                if not self.pipeline.offer(path):
+                    for rest, rest_stamp in settled[i:]:
+                        self.settler.put_back(rest, rest_stamp, now)
+                    break
 
     def _handle(self, hint: tuple, now: float) -> None:
         kind = hint[0]

@@ -12,7 +12,7 @@ import traceback
 
 from sp404d import __version__, config as config_mod, logs
 from sp404d import cli_library as lib
-from sp404d.errors import LibraryBusy, Sp404dError
+from sp404d.errors import Sp404dError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -245,30 +245,26 @@ def run_job(cfg, command: str, paths: list[str], json_out: bool) -> dict:
 
 def _import_here(cfg, paths: list[str], json_out: bool, mode: str = "import") -> dict:
     from sp404d.engine import Engine
-    from sp404d.lock import LibraryLock
+    from sp404d.lock import held_here
 
-    lock = LibraryLock(cfg.lock_path)
-    try:
-        lock.acquire("import")
-    except LibraryBusy as e:
-        raise LibraryBusy(f"{e}; its control socket does not answer at {cfg.socket_path}") from None
     interrupted = []
-    previous = signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
-    signal.signal(signal.SIGTERM, lambda *_: interrupted.append(True))
-    try:
-        engine = Engine(cfg, "import")
-        engine.start()
+    with held_here(cfg.lock_path, cfg.socket_path, "import"):
+        previous = signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
+        signal.signal(signal.SIGTERM, lambda *_: interrupted.append(True))
         try:
-            job = {"reanalyse": lambda: engine.reanalyse(paths or None), "retry": lambda: engine.retry(paths or None),
-                   "import": lambda: engine.scan(paths, kind="import")}[mode]()
-            result = follow(job.as_dict, json_out=json_out, stop=lambda: bool(interrupted))
-            engine.writer.flush(60)
-            return {**result, "transactions": engine.writer.transactions}
+            engine = Engine(cfg, "import")
+            engine.start()
+            try:
+                job = {"reanalyse": lambda: engine.reanalyse(paths or None),
+                       "retry": lambda: engine.retry(paths or None),
+                       "import": lambda: engine.scan(paths, kind="import")}[mode]()
+                result = follow(job.as_dict, json_out=json_out, stop=lambda: bool(interrupted))
+                engine.writer.flush(60)
+                return {**result, "transactions": engine.writer.transactions}
+            finally:
+                engine.stop()
         finally:
-            engine.stop()
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        lock.release()
+            signal.signal(signal.SIGINT, previous)
 
 
 def follow(get_job, json_out: bool = False, stop=lambda: False) -> dict:

@@ -12,7 +12,7 @@ import json
 import os
 import sys
 
-from sp404d.errors import LibraryBusy, Sp404dError
+from sp404d.errors import Sp404dError
 
 
 def library(cfg):
@@ -110,14 +110,9 @@ def edit(cfg, request: dict) -> None:
     from sp404d.kits.edit import command
     from sp404d.library.schema import open_library
     from sp404d.library.writer import Writer
-    from sp404d.lock import LibraryLock
+    from sp404d.lock import held_here
 
-    lock = LibraryLock(cfg.lock_path)
-    try:
-        lock.acquire("kit edit")
-    except LibraryBusy as e:
-        raise LibraryBusy(f"{e}; its control socket does not answer at {cfg.socket_path}") from None
-    try:
+    with held_here(cfg.lock_path, cfg.socket_path, "kit edit"):
         db = open_library(cfg.library_path)
         with db.connection_context():
             cmd = command(cfg.kits, request)
@@ -126,8 +121,6 @@ def edit(cfg, request: dict) -> None:
         writer.put(cmd)
         cmd.reply.wait(30)
         writer.stop(timeout=30)
-    finally:
-        lock.release()
 
 
 def _kit_show(cfg, args) -> int:

@@ -10,7 +10,9 @@ import fcntl
 import json
 import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from sp404d.errors import LibraryBusy
 
@@ -62,3 +64,18 @@ class LibraryLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+
+
+@contextmanager
+def held_here(lock_path: Path, socket_path: Path, role: str) -> Iterator[LibraryLock]:
+    """For a command that writes the library itself because no daemon answered on its socket: hold
+    the lock meanwhile, or say that whoever holds it does not answer either."""
+    lock = LibraryLock(lock_path)
+    try:
+        lock.acquire(role)
+    except LibraryBusy as e:
+        raise LibraryBusy(f"{e}; its control socket does not answer at {socket_path}") from None
+    try:
+        yield lock
+    finally:
+        lock.release()

@@ -85,10 +85,9 @@ def probabilities(x: np.ndarray) -> dict[str, float]:
     return dict(zip(m["classes"], p.tolist()))
 
 
-def classify(x: np.ndarray) -> tuple[str, float]:
-    p = probabilities(x)
-    best = max(p, key=p.get)
-    return best, round(p[best], 3)
+def most_likely(odds: dict[str, float]) -> tuple[str, float]:
+    best = max(odds, key=odds.get)
+    return best, round(odds[best], 3)
 
 
 def loop_category(features: dict, tonalness: float) -> tuple[str, float]:

@@ -48,15 +48,15 @@ def describe(d: Decoded, path: str, use_names: bool = True) -> dict:
     feats = features.describe(s, d.peak, d.rms, probe.onsets, d.duration)
 
     named = tags.category_from_name(path, is_loop) if use_names else None
+    between = None  # the audio's odds between the two meanings of an ambiguous abbreviation ("CB")
     if is_loop:
         heard = decide.Choice(*cat.loop_category(feats, tonalness), "audio")
     else:
-        heard_all = cat.probabilities(cat.vector(d.duration, feats, shape, tonalness))
-        best = max(heard_all, key=heard_all.get)
-        heard = decide.Choice(best, round(heard_all[best], 3), "audio")
-    pair = tags.ambiguous_abbreviation(path) if use_names and not is_loop else None
-    category = decide.category(decide.Choice(*named) if named else None, heard,
-                               {c: heard_all.get(c, 0.0) for c in pair} if pair else None)
+        odds = cat.probabilities(cat.vector(d.duration, feats, shape, tonalness))
+        heard = decide.Choice(*cat.most_likely(odds), "audio")
+        pair = tags.ambiguous_abbreviation(path) if use_names else None
+        between = {c: odds.get(c, 0.0) for c in pair} if pair else None
+    category = decide.category(decide.Choice(*named) if named else None, heard, between)
 
     key_choice = decide.NONE
     tonal_fraction = float(s.tonal.sum() / max(float(s.energy.sum()), 1e-20))

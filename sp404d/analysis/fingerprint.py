@@ -148,30 +148,28 @@ def distances(a: Fingerprint, others: list[Fingerprint], max_shift: int = MAX_SH
     return ber.min(axis=1)
 
 
-def _shape_terms(f: Fingerprint, n: int, keep: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """The first n samples of f's shape as (spectrum at 2,048 points, cumulative energy). `keep`
-    stores them on the fingerprint: the writer compares one new sound with several candidates
-    (24 KB each, so only for the new sound, not for the candidates the writer keeps in memory)."""
-    cache = f.__dict__.get("_shape_terms", {})
-    if n in cache:
-        return cache[n]
+def _shape_terms(f: Fingerprint, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first n samples of f's shape as (spectrum at 2,048 points, cumulative energy)."""
     x = f.shape[:n].astype(np.float64)
-    terms = np.fft.rfft(x, _SHAPE_FFT), np.concatenate([[0.0], np.cumsum(x * x)])
-    if keep:
-        f.__dict__["_shape_terms"] = {**cache, n: terms}
-    return terms
+    return np.fft.rfft(x, _SHAPE_FFT), np.concatenate([[0.0], np.cumsum(x * x)])
 
 
 _SHAPE_FFT = 2 * SHAPE_SAMPLES  # room for every lag without wrapping
 
 
-def shape_similarity(a: Fingerprint, b: Fingerprint, max_lag: int = SHAPE_LAG) -> float:
+def shape_similarity(a: Fingerprint, b: Fingerprint, max_lag: int = SHAPE_LAG,
+                     a_terms: dict | None = None) -> float:
     """Normalised correlation of the waveform shapes at the best lag within +-max_lag (1 = same
-    waveform). Computed with one FFT; each lag is normalised by the overlapping part's energy."""
+    waveform). Computed with one FFT; each lag is normalised by the overlapping part's energy.
+    `a_terms` keeps a's spectra between calls that compare one sound with several others."""
     n = min(a.shape.size, b.shape.size)
     if n < 8:
         return 0.0
-    (fx, cx), (fy, cy) = _shape_terms(a, n, keep=True), _shape_terms(b, n)
+    if a_terms is None:
+        a_terms = {}
+    if n not in a_terms:
+        a_terms[n] = _shape_terms(a, n)
+    (fx, cx), (fy, cy) = a_terms[n], _shape_terms(b, n)
     corr = np.fft.irfft(fx * np.conj(fy), _SHAPE_FFT)
     reach = min(max_lag, n - 8)
     lags = np.arange(-reach, reach + 1)
@@ -209,7 +207,7 @@ def durations_agree(a: Fingerprint, b: Fingerprint) -> bool:
             or abs(a.duration - b.duration) < DURATION_SLACK)
 
 
-def _confirmed(a: Fingerprint, b: Fingerprint, ber: float) -> bool:
+def _confirmed(a: Fingerprint, b: Fingerprint, ber: float, a_terms: dict | None = None) -> bool:
     """The decision, given the bit error rate of two sounds whose durations agree."""
     if ber <= CLOSE_BER:
         return True
@@ -217,7 +215,7 @@ def _confirmed(a: Fingerprint, b: Fingerprint, ber: float) -> bool:
         return False
     if ber > FAR_BER and abs(np.log(max(a.duration, 1e-3) / max(b.duration, 1e-3))) > SAME_LENGTH:
         return False  # the third tier is for one recording re-encoded: its trimmed length barely moves
-    shape = shape_similarity(a, b)
+    shape = shape_similarity(a, b, a_terms=a_terms)
     return shape >= MIN_SHAPE if ber <= FAR_BER else shape >= SAME_WAVEFORM
 
 
@@ -235,8 +233,9 @@ def first_near_duplicate(a: Fingerprint, candidates: list[Fingerprint]) -> tuple
     Pure: the writer calls it with the index's candidates, nearest key first."""
     agree = [i for i, b in enumerate(candidates) if durations_agree(a, b)]
     bers = distances(a, [candidates[i] for i in agree])
+    a_terms: dict = {}  # a's shape spectra, computed once for all the candidates that need them
     for i, ber in zip(agree, bers):
-        if _confirmed(a, candidates[i], float(ber)):
+        if _confirmed(a, candidates[i], float(ber), a_terms):
             return i, float(ber)
     return None
 

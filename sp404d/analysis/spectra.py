@@ -80,7 +80,7 @@ class Spectra:
 
 
 def compute(y: np.ndarray) -> Spectra:
-    mel_fb, _, window, _ = filters()
+    _, _, window, _ = filters()
     padded = zero_padded(y, N_FFT // 2, N_FFT)  # centred frames, as librosa does
     frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP]
     # scipy's FFT, not numpy's: for float32 frames it is ~4x faster (numpy 2 transforms rows one by

@@ -73,6 +73,12 @@ def wants_for(kits_and_pads: list) -> tuple[list[Want], dict]:
     return wants, empty
 
 
+def _entry(w: Want, size: int, digest: str) -> dict:
+    """What the manifest records of a file sp404d wrote for a pad."""
+    return {"sample": w.sample_id, "pcm": w.pcm_hash, "size": size, "hash": digest, "source": w.source,
+            "kit": w.kit, "pad": w.pad}
+
+
 def _hash_file(path: Path) -> tuple[int, str] | None:
     try:
         with open(path, "rb") as f:
@@ -195,8 +201,7 @@ class Card:
                 if stop():
                     raise CardError("sync stopped")
                 data = render(w.source)
-                entry = {"sample": w.sample_id, "pcm": w.pcm_hash, "size": len(data),
-                         "hash": xxhash.xxh3_128_hexdigest(data), "source": w.source, "kit": w.kit, "pad": w.pad}
+                entry = _entry(w, len(data), xxhash.xxh3_128_hexdigest(data))
                 # pending first: if the card goes mid-write, the next sync knows both the old content
                 # (still ours to replace) and the new (ours if the rename happened)
                 old = manifest["files"].pop(_match(manifest["files"], w.rel), None)
@@ -245,8 +250,7 @@ class Card:
             if (len(data), xxhash.xxh3_128_hexdigest(data)) == on_card.get(rel):
                 p.blocked.remove(rel)
                 p.keep.append(rel)
-                manifest["files"][rel] = {"sample": w.sample_id, "pcm": w.pcm_hash, "size": len(data),
-                                          "hash": on_card[rel][1], "source": w.source, "kit": w.kit, "pad": w.pad}
+                manifest["files"][rel] = _entry(w, len(data), on_card[rel][1])
                 adopted += 1
         return adopted
 

@@ -60,15 +60,8 @@ DECODER_FAILURES = ("unsupported", "corrupt")
 def outdated_failures(version: int, roots: list[str] | None = None, limit: int | None = None) -> list[str]:
     """Files an older analyser could not decode (or a library from before analyser versions were
     kept on failures): a newer one tries them once more."""
-    query = (Failure.select(Failure.path)
-             .where(Failure.category.in_(DECODER_FAILURES),
-                    Failure.analysis_version.is_null() | (Failure.analysis_version < version)))
-    if roots:
-        query = query.where(_under_any(roots, Failure.path))
-    query = query.order_by(Failure.path)
-    if limit:
-        query = query.limit(limit)
-    return [f.path for f in query]
+    return failed_paths(roots, limit, (Failure.category.in_(DECODER_FAILURES)
+                                       & (Failure.analysis_version.is_null() | (Failure.analysis_version < version))))
 
 
 def _under_any(roots: list[str], field):
@@ -166,8 +159,13 @@ def failures(category: str | None = None) -> list[dict]:
              "size": f.size, "first_at": f.first_at, "last_at": f.last_at} for f in query]
 
 
-def failed_paths(roots: list[str] | None = None) -> list[str]:
+def failed_paths(roots: list[str] | None = None, limit: int | None = None, where=None) -> list[str]:
+    """Paths of failed files (under `roots`, matching `where`), in path order."""
     query = Failure.select(Failure.path).order_by(Failure.path)
+    if where is not None:
+        query = query.where(where)
     if roots:
         query = query.where(_under_any(roots, Failure.path))
+    if limit:
+        query = query.limit(limit)
     return [f.path for f in query]

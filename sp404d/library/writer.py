@@ -253,7 +253,6 @@ class Writer(threading.Thread):
                 group = sql("SELECT group_id FROM sample WHERE id = ?", (matched,)).fetchone()
                 joined = (group[0] if group and group[0] is not None else matched, round(match[1], 4))
             self.near.add(sample_id, duration, key)
-            mine.__dict__.pop("_shape_terms", None)  # 24 KB of spectra: kept only while it was the new sound
             self._remember(sample_id, mine)  # new sounds are the next ones' likeliest candidates
         if joined is None:
             if alone:

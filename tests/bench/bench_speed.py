@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve()
+sys.path.insert(0, str(HERE.parent))
+from bench_import import run_once  # noqa: E402
+
 DEFAULT_BASELINE = HERE.parents[3] / "shared" / "bench" / "seed_baseline.py"
 AUDIO = {".wav", ".flac", ".ogg", ".aif", ".aiff", ".mp3", ".m4a"}
 
@@ -46,17 +46,8 @@ def baseline(files: list[str], procs: int, script: Path) -> dict:
 
 
 def sp404d(corpus: Path, procs: int) -> dict:
-    with tempfile.TemporaryDirectory(prefix="sp4speed-") as tmp:
-        cfg = Path(tmp) / "sp404d.toml"
-        cfg.write_text(f'[library]\npath = "{tmp}/library.db"\n[watch]\nfolders = ["{tmp}/drop"]\n'
-                       f'[analysis]\nworkers = {procs}\n[control]\nsocket = "{tmp}/run/s.sock"\n')
-        t = time.perf_counter()
-        out = subprocess.run([sys.executable, "-m", "sp404d", "import", str(corpus), "--json"], check=True,
-                             capture_output=True, text=True, env={**os.environ, "SP404D_CONFIG": str(cfg)}).stdout
-        wall = time.perf_counter() - t
-    job = json.loads(out)
-    return {"files": job["seen"], "wall_s": wall, "pipeline_s": job["elapsed"], "failed": job["failed"],
-            "wall_files_per_s": job["seen"] / wall, "pipeline_files_per_s": job["seen"] / job["elapsed"]}
+    r = run_once(corpus, procs)  # `sp404d import CORPUS --json` on a fresh library, as bench_import does
+    return {**r, "wall_files_per_s": r["files"] / r["wall_s"], "pipeline_files_per_s": r["files"] / r["pipeline_s"]}
 
 
 def main() -> None:

@@ -45,17 +45,6 @@ def test_settle_touch_restarts_the_quiet_period_and_vanished_paths_are_reported(
     assert s.poll(2.1, disk.stat) == ([], ["b.wav"])
 
 
-def test_settle_put_back_waits_in_the_settler_and_settles_again_unless_it_changed():
-    disk, s = FakeDisk(), Settler(1.0)
-    disk.stamps.update({"a.wav": (1, 1), "b.wav": (2, 2)})
-    s.put_back("a.wav", (1, 1), 5.0)                 # intake was full: it waits here, counted
-    s.put_back("b.wav", (2, 2), 5.0)
-    assert len(s) == 2 and "a.wav" in s
-    disk.stamps["b.wav"] = (3, 3)                    # b changed while waiting: quiet again first
-    assert s.poll(5.1, disk.stat) == ([("a.wav", (1, 1))], [])
-    assert s.poll(6.2, disk.stat) == ([("b.wav", (3, 3))], [])
-
-
 def test_settle_forget_under_a_folder():
     s = Settler(1.0)
     for p in ("/d/x/a.wav", "/d/x/b.wav", "/d/xy/c.wav"):

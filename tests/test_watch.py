@@ -74,3 +74,51 @@ def test_polling_daemon_records_a_drop(daemon_env):
         assert env.status()["roots"][0]["observer"] == "polling"
     finally:
         env.stop()
+
+
+class _FullIntake:
+    """Stands in for the pipeline: it seems to have room, yet takes nothing until the test says so
+    (the queue filled between the look and the offer); it records what it was given."""
+
+    def __init__(self):
+        self.room = False
+        self.taken: list[str] = []
+        self.writer = self
+        self.commands: list = []
+
+    def has_room(self) -> bool:
+        return True
+
+    def offer(self, path: str) -> bool:
+        if self.room:
+            self.taken.append(path)
+        return self.room
+
+    def put(self, command) -> None:  # the writer's side
+        self.commands.append(command)
+
+
+def test_settled_files_wait_counted_while_intake_is_full_and_events_still_apply(tmp_path):
+    """The settle loop never blocks on a full intake: settled files wait where status counts them,
+    and a file deleted meanwhile is not handed on."""
+    from sp404d.library import commands as c
+    from sp404d.watch.settle_loop import SettleLoop
+
+    hints, intake = Hints(), _FullIntake()
+    loop = SettleLoop(hints, intake, settle_seconds=0.2, on_overflow=lambda: None)
+    keep, gone = tmp_path / "keep.wav", tmp_path / "gone.wav"
+    for f in (keep, gone):
+        f.write_bytes(b"RIFF")
+        hints.offer(("touch", str(f)))
+    loop.start()
+    try:
+        wait_until(lambda: len(loop._ready) == 2, 10, what="both files to settle and wait for room")
+        assert loop.depth() == 2 and len(loop.settler) == 0
+        gone.unlink()
+        hints.offer(("delete", str(gone), False))
+        wait_until(lambda: loop.depth() == 1, 10, what="the deleted file to leave the waiting files")
+        assert any(isinstance(cmd, c.MarkMissing) and cmd.paths == (str(gone),) for cmd in intake.commands)
+        intake.room = True
+        wait_until(lambda: intake.taken == [str(keep)] and loop.depth() == 0, 10, what="the file to be handed on")
+    finally:
+        loop.stop()

@@ -53,12 +53,6 @@ class Settler:
             del self._pending[path]
             self._pending[dest + path[len(src):]] = _Pending(None, now)
 
-    def put_back(self, path: str, stamp: Stamp, now: float) -> None:
-        """A settled path that could not be handed on yet: pending again, settled at the next poll
-        if its stamp has not changed meanwhile (and quiet again for settle_seconds if it has)."""
-        if path not in self._pending:
-            self._pending[path] = _Pending(stamp, now - self.settle_seconds)
-
     def poll(self, now: float, stat: Callable[[str], Stamp | None]) -> tuple[list[tuple[str, Stamp]], list[str]]:
         """Check every pending path. Returns (settled paths with their stamp, vanished paths).
 

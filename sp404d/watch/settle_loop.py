@@ -48,9 +48,13 @@ class SettleLoop(threading.Thread):
         self.settler = Settler(settle_seconds)
         self.on_overflow = on_overflow
         self._halt = threading.Event()
+        # settled files waiting for room in intake, in order (a dict for O(1) removal); kept apart
+        # from the settler so that waiting costs no stat per tick
+        self._ready: dict[str, None] = {}
 
     def depth(self) -> int:
-        return len(self.settler)
+        """Files waiting here: settling, or settled and waiting for room in intake."""
+        return len(self.settler) + len(self._ready)
 
     def stop(self) -> None:
         self._halt.set()
@@ -59,7 +63,7 @@ class SettleLoop(threading.Thread):
     def run(self) -> None:
         while not self._halt.is_set():
             deadline = time.monotonic() + TICK
-            if len(self.settler) >= MAX_SETTLING:
+            if self.depth() >= MAX_SETTLING:
                 # intake has been full a long while: read no more events, so the hint queue fills
                 # and overflows, which asks for a rescan once there is room (memory stays bounded)
                 self._halt.wait(TICK)
@@ -77,24 +81,38 @@ class SettleLoop(threading.Thread):
                 self.hints.overflowed.clear()
                 log.warning("too many events at once; a rescan will catch up")
                 self.on_overflow()
-            # Never block on a full intake: files stay here, counted in status as settling, and new
-            # events are still read (a delete or rename of a waiting file is still seen). No polling
-            # meanwhile either: that would stat every waiting file each tick for nothing.
+            # Never block on a full intake: settled files wait in _ready, counted in status, and new
+            # events are still read (a delete or rename of a waiting file is still seen). The settler
+            # is polled only when nothing settled is waiting.
             if not self.pipeline.has_room():
                 continue
-            now = time.monotonic()
-            settled, _vanished = self.settler.poll(now, _stamp)
-            for i, (path, stamp) in enumerate(settled):
-                if self._halt.is_set():
-                    return
+            if not self._ready:
+                settled, _vanished = self.settler.poll(time.monotonic(), _stamp)
+                self._ready.update((path, None) for path, _stamp_ in settled)
+            while self._ready and not self._halt.is_set():
+                path = next(iter(self._ready))
                 if not self.pipeline.offer(path):
-                    for rest, rest_stamp in settled[i:]:
-                        self.settler.put_back(rest, rest_stamp, now)
                     break
+                del self._ready[path]
+
+    def _unready(self, path: str, is_dir: bool, now: float) -> None:
+        """A waiting file (or a folder of them) was written, moved or deleted: back to the settler,
+        where the event is handled as for any file still settling."""
+        if is_dir:
+            prefix = path.rstrip("/") + "/"
+            hit = [p for p in self._ready if p.startswith(prefix)]
+        else:
+            hit = [path] if path in self._ready else []
+        for p in hit:
+            del self._ready[p]
+            self.settler.touch(p, now)
 
     def _handle(self, hint: tuple, now: float) -> None:
         kind = hint[0]
+        if kind in ("move", "delete"):
+            self._unready(hint[1], hint[-1], now)
         if kind == "touch":
+            self._ready.pop(hint[1], None)  # written again while waiting: it settles again
             self.settler.touch(hint[1], now)
         elif kind == "dir":
             for path, _size, _mtime in walk(hint[1]):

@@ -76,7 +76,7 @@ def test_a_moving_pad_or_drone_is_one_sound_unless_its_name_says_loop(loops, tmp
 
 @pytest.mark.parametrize("path,expected", [
     ("Kicks/BD_01.wav", ("kick", "name")), ("pack/Snares/crack.wav", ("snare", "folder")),
-    ("SnareRimshot.wav", ("rim", "name")), ("x/hh_open_2.wav", ("hat-open", "name")),
+    ("SnareRimshot.wav", ("snare", "name")), ("SnareRimClick.wav", ("rim", "name")), ("x/hh_open_2.wav", ("hat-open", "name")),
     ("808 Sub C.wav", ("808", "name")), ("FX/noise-tom0.wav", ("tom", "name")),
     ("Basses/synth_acid01.wav", ("bass", "folder")), ("Clap 3.aif", ("clap", "name")),
     ("drums/nasty_bass01.ogg", ("kick", "name")), ("Drum Kit/Bass 1.wav", ("kick", "name")),
@@ -165,12 +165,20 @@ def test_loudness_of_a_reference_tone(tmp_path):
     assert r["peak_dbfs"] == pytest.approx(-20.0, abs=0.1)
 
 
-def test_an_ambiguous_abbreviation_is_settled_by_the_sound_between_its_two_meanings():
+def test_an_ambiguous_name_is_settled_by_the_sound_between_its_two_meanings():
     from sp404d.analysis import decide
 
-    assert tags.ambiguous_abbreviation("/kits/BJA/CB2_01.aiff") == ("perc", "cymbal")
-    assert tags.ambiguous_abbreviation("/kits/Cowbells/CB_01.wav") is None      # the folder settles it
-    assert tags.ambiguous_abbreviation("/kits/x/Cowbell_01.wav") is None       # not an abbreviation
+    assert tags.ambiguous_name("/kits/BJA/CB2_01.aiff") == ("perc", "cymbal")
+    assert tags.ambiguous_name("/kits/Cowbells/CB_01.wav") is None      # the folder settles it
+    assert tags.ambiguous_name("/kits/x/Cowbell_01.wav") is None       # not an abbreviation
+    # a hi-hat that says neither open nor closed
+    assert tags.ambiguous_name("/kits/BJA/HH2_01.aiff") == ("hat-closed", "hat-open")
+    assert tags.ambiguous_name("/kits/x/Hat 3.wav") == ("hat-closed", "hat-open")
+    assert tags.ambiguous_name("/kits/x/hihat-semi-open-2.flac") == ("hat-closed", "hat-open")
+    assert tags.ambiguous_name("/kits/x/HiHatSemiopen-0.wav") == ("hat-closed", "hat-open")
+    for clear in ("HH_open_2.wav", "OHH 1.wav", "VP Hat 1 Cl.wav", "VP Hat 1 Pd.wav", "CHH_1.wav", "hihat-closed-1.flac",
+                  "Open Hats/HH_01.wav", "hhpedal_01.flac"):
+        assert tags.ambiguous_name("/kits/x/" + clear) is None, clear
     named = decide.Choice("perc", 0.75, "name")
     crash_heard = decide.Choice("cymbal", 0.6, "audio")
     # the audio, though unsure overall, is far surer of a crash than of a cowbell

@@ -48,13 +48,13 @@ def describe(d: Decoded, path: str, use_names: bool = True) -> dict:
     feats = features.describe(s, d.peak, d.rms, probe.onsets, d.duration)
 
     named = tags.category_from_name(path, is_loop) if use_names else None
-    between = None  # the audio's odds between the two meanings of an ambiguous abbreviation ("CB")
+    between = None  # the audio's odds between the two meanings of an ambiguous name ("CB", "HH2")
     if is_loop:
         heard = decide.Choice(*cat.loop_category(feats, tonalness), "audio")
     else:
         odds = cat.probabilities(cat.vector(d.duration, feats, shape, tonalness))
         heard = decide.Choice(*cat.most_likely(odds), "audio")
-        pair = tags.ambiguous_abbreviation(path) if use_names else None
+        pair = tags.ambiguous_name(path) if use_names else None
         between = {c: odds.get(c, 0.0) for c in pair} if pair else None
     category = decide.category(decide.Choice(*named) if named else None, heard, between)
 

@@ -161,19 +161,44 @@ ABBREVIATIONS = {"bd", "sd", "sn", "hh", "ch", "oh", "rs", "cb", "tm", "rd", "ki
 
 # abbreviations that stand for one of two instruments, told apart by the sound
 AMBIGUOUS = {"cb": ("perc", "cymbal")}  # cowbell, or crash (BJA Pacific's "CB_01")
+HATS = ("hat-closed", "hat-open")
+_PLAIN_HAT_WORDS = {"hh", "hat", "hihat", "hats", "hihats", "hhat"}
+_CLOSED_WORDS = {"closed", "close", "cl", "tight", "pedal", "pd", "foot", "chick"}
 
 
-def ambiguous_abbreviation(path: str) -> tuple[str, str] | None:
-    """The two categories the file name may mean, when its only instrument word is an ambiguous
-    abbreviation ("CB_01"); None otherwise, and when a folder settles it ("Cowbells/CB_01")."""
+def _hat_state(words: list[str]) -> str | None:
+    """"open" or "closed" when the words say which, else None ("HH2_01", "Hat 3")."""
+    wordset = set(words)
+    if {"semi", "semiopen", "half", "halfopen"} & wordset:
+        return None  # a half-open hat sounds like either, depending on how far: the sound decides
+    if _OPEN_WORDS & wordset or "open" in "".join(words) or {"ohh", "oh", "openhat", "hhopen"} & wordset:
+        return "open"
+    if _CLOSED_WORDS & wordset or any(w in _WORDS and w not in _PLAIN_HAT_WORDS and _WORDS[w] == "hat-closed"
+                                      for w in words):
+        return "closed"
+    return None
+
+
+def ambiguous_name(path: str) -> tuple[str, str] | None:
+    """The two categories a file name may mean, for the sound to choose between: an ambiguous
+    abbreviation ("CB_01": cowbell or crash), or a hi-hat that says neither open nor closed
+    ("HH2_01": BJA Pacific's open hats) or says half-open. None when the name is clear, and when a folder settles
+    it ("Cowbells/CB_01", "Open Hats/HH_01")."""
     stem, folders = _stem_and_folders(path)
-    found = _categories_in(tokens(stem))
-    if not found or not all(word in AMBIGUOUS for _, word in found):
+    words = tokens(stem)
+    found = _categories_in(words)
+    if not found:
         return None
-    pair = AMBIGUOUS[found[0][1]]
-    if any((_category_from_words(tokens(f)) or ("",))[0] in pair for f in folders):
-        return None
-    return pair
+    if all(word in AMBIGUOUS for _, word in found):
+        pair = AMBIGUOUS[found[0][1]]
+        if any((_category_from_words(tokens(f)) or ("",))[0] in pair for f in folders):
+            return None
+        return pair
+    if all(_WORDS.get(word, "").startswith("hat") for _, word in found) and _hat_state(words) is None:
+        if any(_hat_state(tokens(f)) for f in folders):
+            return None
+        return HATS
+    return None
 
 
 def _categories_in(words: list[str]) -> list[tuple[str, str]]:
@@ -194,8 +219,12 @@ def _categories_in(words: list[str]) -> list[tuple[str, str]]:
 def _category_from_words(words: list[str]) -> tuple[str, bool, bool] | None:
     """(category, only weak words, only abbreviations) or None."""
     wordset, joined = set(words), "".join(words)
-    if {"snare", "sn", "sd"} & wordset and any(w.startswith("rim") or w == "sidestick" for w in words):
-        return "rim", False, False  # "SnareRimshot", "snare_rim": the rim sound, not the snare
+    if ({"snare", "sn", "sd"} & wordset and any(w.startswith("rim") for w in words)
+            and not any("click" in w or "stick" in w for w in words)):
+        # "SnareRimshot", "snare_rim": a rimshot strikes head and rim at once, a louder snare (the
+        # Colombo and Forzee kits file theirs under Snare); the rim sound alone is a rim click or
+        # side stick ("SnareRimClick", "sidestick"), or a bare "RS"/"rimshot" as on an 808
+        return "snare", False, False
     found = _categories_in(words)
     if not found:
         return None

@@ -19,7 +19,9 @@ from sp404d.errors import AnalysisFailed, FailureCategory
 # 3: near-duplicate fingerprint and index key.
 # 4: categories: pad/drone names keep sustained sounds one-shots, a bare "bass" in a drum kit is a
 #    kick, "CB" is settled by the sound; spectral features computed with scipy's FFT.
-ANALYSIS_VERSION = 4
+# 5: a snare rimshot is a snare; a hi-hat name that says neither open nor closed (or half-open) is
+#    settled by the sound; the audio model retrained on the corrected labels.
+ANALYSIS_VERSION = 5
 
 
 def identity(d: Decoded) -> dict:

@@ -3,7 +3,8 @@
 Hydrogen kits ship a drumkit.xml naming the instrument each sample file belongs to
 ("BassDrum", "Hi-Hat Closed", "c#3 - stick"); the LMMS set is organised in folders by kind.
 The instrument name (not the file name) is mapped onto sp404d's vocabulary; files whose
-instrument name maps to nothing are left out of the truth.
+instrument name maps to nothing, or to one of two things ("Hi Hat Free", "Side HH": open or
+closed?), are left out of the truth.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ HYDROGEN = Path("/usr/share/hydrogen/data/drumkits")
 LMMS_FOLDERS = {"beats": "drum-loop", "bassloops": "melodic-loop", "basses": "bass", "stringsnpads": "pad",
                 "effects": "fx", "instruments": "keys/melodic", "latin": "keys/melodic"}
 LMMS_FILE_OVERRIDES = {"nasty_bass01": "kick", "zap01": "fx", "zap02": "fx", "zap03": "fx", "wood01": "perc",
-                       "clav01": "perc", "clav02": "perc", "shaker01": "perc", "shaker02": "perc", "shaker03": "perc"}
+                       "clav01": "perc", "clav02": "perc", "shaker01": "perc", "shaker02": "perc", "shaker03": "perc",
+                       # single slap-bass notes, filed among the "instruments" with the pianos and strings
+                       "bassslap01": "bass", "bassslap02": "bass"}
 
 
 def _strip(tag: str) -> str:
@@ -47,7 +50,7 @@ def truth(corpus: Path) -> dict[str, str]:
         instruments = hydrogen_instruments(HYDROGEN / kit.name)
         for f in kit.iterdir():
             name = instruments.get(f.name)
-            if name:
+            if name and not tags.ambiguous_name(f"/{name}.wav"):
                 found = tags.category_from_name(f"/{name}.wav", is_loop=False)
                 if found:
                     labels[str(f)] = found[0]

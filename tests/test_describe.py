@@ -116,6 +116,24 @@ def test_a_kick_with_no_helpful_name_is_still_a_kick(tmp_path):
     assert (r["category"], r["category_source"]) == ("kick", "audio")
 
 
+def test_band_decays_tell_a_kick_a_closed_hat_and_an_open_hat_apart():
+    from sp404d.analysis import category
+    from sp404d.analysis import spectra as sp
+
+    hits = music.synth_hits(3)
+    shape = {role: category.envelope_shape(sp.compute(sp.to_analysis_rate(y.astype(np.float32), music.SR)))
+             for role, y in hits.items()}
+    lows, highs = 0, len(category.BANDS_HZ) - 1
+    # a kick's body is below 120 Hz, rings there and has no highs to speak of
+    assert shape["kick"]["body_low_peak_hz"] < 120 and shape["kick"]["body_centroid_hz"] < 300
+    assert shape["kick"]["band_decay_s"][lows] > 0.25
+    # the same noise, damped at once or let ring: the open hat's highs last several times longer
+    assert shape["ohat"]["band_decay_s"][highs] > 3 * shape["hat"]["band_decay_s"][highs]
+    assert shape["hat"]["hit_centroid_hz"] > 4000 and shape["hat"]["body_centroid_hz"] > 4000
+    # a snare's wires are noise: flat across 1.5-5 kHz, where a kick has nothing but its sine's tail
+    assert shape["snare"]["hit_mid_flatness"] > 0.5 > shape["kick"]["hit_mid_flatness"]
+
+
 @pytest.mark.parametrize("kind,expected", [("chord", ("E", "minor")), ("bass", ("E", None)), ("pluck", ("E", None))])
 def test_tonal_one_shots_get_a_key(tmp_path, kind, expected):
     y = music.render_tonal_oneshot(4, "minor", kind)

@@ -1,7 +1,7 @@
 """Category from audio alone: a kick named hit_0042.wav is still a kick.
 
-One-shots: a multinomial logistic regression over descriptors of the sound (shape in time,
-spectrum, MFCCs), trained on the dev corpus with labels from names and Hydrogen kit files
+One-shots: a multinomial logistic regression over descriptors of the sound (shape in time, each
+band's own decay, the spectrum at the hit and in the body, MFCCs), trained on the dev corpus with labels from names and Hydrogen kit files
 (tests/bench/train_category.py) and shipped as a small JSON of weights: inference is one matrix
 product. Loops: drum-loop when percussive, melodic-loop when tonal (vocal loops need their name).
 """
@@ -19,25 +19,66 @@ from sp404d.analysis import spectra as sp
 MODEL_FILE = "category_model.json"
 
 
+# bands whose own decay tells drums apart: a kick's lows ring while its click dies, a closed hat's
+# highs stop at once, an open hat's and a cymbal's keep going, a snare's wires sit in 1.5-5 kHz
+BANDS_HZ = ((20, 120), (120, 400), (400, 1500), (1500, 5000), (5000, 11025))
+BODY_FRAMES = slice(2, 10)  # 46-230 ms after the loudest frame: the body, past the attack
+
+
 def envelope_shape(s: sp.Spectra) -> dict:
     """Attack, decay and band balance: what tells a kick from a hat from a pad."""
     _, _, _, freqs = sp.filters()
     energy = s.energy
     peak_frame = int(np.argmax(energy))
     after = s.frame_db[peak_frame:]
-    below = np.flatnonzero(after < -20.0)
-    decay_s = (below[0] if below.size else after.size) / sp.FPS
     total = max(float(energy.sum()), 1e-20)
     band = s.power.sum(axis=0)
+    hit = s.power[peak_frame]
+    body = s.power[peak_frame + BODY_FRAMES.start: peak_frame + BODY_FRAMES.stop].sum(axis=0)
+    if not body.any():  # too short to have a body: the hit stands for it
+        body = hit
+    low = _bins(freqs, 0, 400)
+    wires = s.power[peak_frame: peak_frame + 8, _bins(freqs, 1500, 5000)].astype(np.float64) + 1e-20
     return {
         "attack_s": peak_frame / sp.FPS,
-        "decay_s": decay_s,
+        "decay_s": _decay_s(after),
         "active_fraction": float((s.frame_db > -30.0).mean()),
         "sustain_db": _sustain_db(s.frame_db),
         "low_ratio": float(band[freqs < 150].sum() / total),
         "mid_ratio": float(band[(freqs >= 150) & (freqs < 2000)].sum() / total),
         "high_ratio": float(band[freqs >= 5000].sum() / total),
+        "band_decay_s": [_band_decay_s(s.power[:, _bins(freqs, lo, hi)].sum(axis=1)) for lo, hi in BANDS_HZ],
+        "hit_centroid_hz": _centroid(hit, freqs),
+        "body_centroid_hz": _centroid(body, freqs),
+        "hit_low_peak_hz": float(freqs[low][int(np.argmax(hit[low]))]),
+        "body_low_peak_hz": float(freqs[low][int(np.argmax(body[low]))]),
+        # geometric over arithmetic mean in 1.5-5 kHz over the hit: near 1 for a snare's wire noise
+        "hit_mid_flatness": float(np.mean(np.exp(np.log(wires).mean(axis=1)) / wires.mean(axis=1))),
     }
+
+
+def _bins(freqs: np.ndarray, lo: float, hi: float) -> slice:
+    """The bins from lo to hi Hz as a slice (a view of the spectrum, not a copy)."""
+    return slice(int(np.searchsorted(freqs, lo)), int(np.searchsorted(freqs, hi)))
+
+
+def _decay_s(frame_db_after_peak: np.ndarray) -> float:
+    below = np.flatnonzero(frame_db_after_peak < -20.0)
+    return float(below[0] if below.size else frame_db_after_peak.size) / sp.FPS
+
+
+def _band_decay_s(band_energy: np.ndarray) -> float:
+    """Seconds from the band's own loudest frame until it falls 20 dB below it."""
+    top = int(np.argmax(band_energy))
+    level = float(band_energy[top])
+    if level <= 0.0:
+        return 0.0
+    return _decay_s(10.0 * np.log10(band_energy[top:] / level + 1e-12))
+
+
+def _centroid(spectrum: np.ndarray, freqs: np.ndarray) -> float:
+    weight = float(spectrum.sum())
+    return float((spectrum * freqs).sum() / weight) if weight > 0 else 0.0
 
 
 def _sustain_db(frame_db: np.ndarray) -> float:
@@ -65,7 +106,14 @@ def vector(duration: float, features: dict, shape: dict, tonalness: float) -> np
         shape["high_ratio"],
         tonalness,
     ]
-    return np.array(head + list(features["mfcc_mean"]) + list(features["mfcc_std"]), dtype=np.float64)
+    tail = [np.log(d + 0.01) for d in shape["band_decay_s"]] + [
+        np.log(max(shape["hit_centroid_hz"], 1.0)),
+        np.log(max(shape["body_centroid_hz"], 1.0)),
+        np.log(shape["hit_low_peak_hz"] + 10.0),
+        np.log(shape["body_low_peak_hz"] + 10.0),
+        shape["hit_mid_flatness"],
+    ]
+    return np.array(head + list(features["mfcc_mean"]) + list(features["mfcc_std"]) + tail, dtype=np.float64)
 
 
 @functools.lru_cache(maxsize=1)

@@ -20,7 +20,8 @@ from sp404d.errors import AnalysisFailed, FailureCategory
 # 4: categories: pad/drone names keep sustained sounds one-shots, a bare "bass" in a drum kit is a
 #    kick, "CB" is settled by the sound; spectral features computed with scipy's FFT.
 # 5: a snare rimshot is a snare; a hi-hat name that says neither open nor closed (or half-open) is
-#    settled by the sound; the audio model retrained on the corrected labels.
+#    settled by the sound; the audio model hears each band's decay and the hit's and body's spectrum
+#    (held-out-kit accuracy 53 % -> 60 %), retrained on the corrected labels.
 ANALYSIS_VERSION = 5
 
 

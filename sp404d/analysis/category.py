@@ -1,9 +1,9 @@
 """Category from audio alone: a kick named hit_0042.wav is still a kick.
 
 One-shots: a multinomial logistic regression over descriptors of the sound (shape in time, each
-band's own decay, the spectrum at the hit and in the body, MFCCs), trained on the dev corpus with labels from names and Hydrogen kit files
-(tests/bench/train_category.py) and shipped as a small JSON of weights: inference is one matrix
-product. Loops: drum-loop when percussive, melodic-loop when tonal (vocal loops need their name).
+band's own decay, the spectrum at the hit and in the body, MFCCs), trained on the dev corpus with
+labels from Hydrogen kit files and LMMS folders (tests/bench/train_category.py) and shipped as a
+small JSON of weights: inference is one matrix product. Loops: drum-loop when percussive, melodic-loop when tonal (vocal loops need their name).
 """
 
 from __future__ import annotations

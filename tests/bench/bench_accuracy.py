@@ -169,6 +169,13 @@ def categories(truth: dict, pool: Pool, models: dict[str, dict] | None = None) -
         if label.startswith("names shown"):
             sources = collections.Counter(r.get("category_source") for r in results)
             print("category sources:", dict(sources))
+            from sp404d.analysis import tags
+
+            named = [tags.category_from_name(p, is_loop=r.get("kind") == "loop") is not None
+                     for p, r in zip(paths, results)]
+            for says, title in ((True, "the name or a folder names the instrument"), (False, "the names say nothing")):
+                pick = [g == w for g, w, n in zip(got, want, named) if n == says]
+                print(f"  files where {title}: {pct(sum(pick), len(pick))}")
             for p, g, w, r in zip(paths, got, want, results):
                 if g != w:
                     print(f"  missed: {w:>12} taken for {g} ({r.get('category_source')}): {Path(p).parent.name}/{Path(p).name}")

@@ -160,6 +160,14 @@ def test_acid_metadata_wins(loops, tmp_path):
     assert (r["kind_source"], r["bpm"], r["bpm_source"]) == ("metadata", 97.5, "metadata")
 
 
+def test_an_acid_loop_claim_that_does_not_fit_the_file_is_ignored(tmp_path):
+    tom = music.tone(110.0, 0.39, 0.08, harmonics=3)
+    tagged = music.write(tmp_path / "a" / "b" / "hit_0105.wav", tom / np.abs(tom).max() * 0.8)  # folders say nothing
+    add_acid_chunk(tagged, 0.0, beats=4)  # 4 beats in 0.39 s: 615 BPM
+    r = analyse(str(tagged))
+    assert (r["kind"], r["bpm"]) == ("one-shot", None)
+
+
 def test_features_are_complete_and_results_deterministic(loops):
     path = str(loops["full"][1])
     a, b = analyse(path), analyse(path)

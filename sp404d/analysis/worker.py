@@ -21,7 +21,8 @@ from sp404d.errors import AnalysisFailed, FailureCategory
 #    kick, "CB" is settled by the sound; spectral features computed with scipy's FFT.
 # 5: a snare rimshot is a snare; a hi-hat name that says neither open nor closed (or half-open) is
 #    settled by the sound; the audio model hears each band's decay and the hit's and body's spectrum
-#    (held-out-kit accuracy 53 % -> 60 %), retrained on the corrected labels.
+#    (held-out-kit accuracy 53 % -> 60 %), retrained on the corrected labels; an ACID loop claim
+#    whose beats do not fit the file's length is ignored.
 ANALYSIS_VERSION = 5
 
 

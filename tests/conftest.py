@@ -97,6 +97,13 @@ class DaemonEnv:
         with self.db() as conn:
             return conn.execute(sql, params).fetchall()
 
+    def locations(self) -> int:
+        """Files recorded so far; 0 while the library file or its tables are still being made."""
+        try:
+            return self.rows("SELECT COUNT(*) FROM location")[0][0] if self.library.exists() else 0
+        except sqlite3.OperationalError:  # the file exists a moment before its schema does
+            return 0
+
 
 @pytest.fixture
 def daemon_env():

@@ -52,8 +52,7 @@ def test_sigterm_during_a_large_import_exits_quickly_and_a_rerun_finishes(daemon
     make_pack(tmp_path / "Big", 2000, seed=11)
     proc = subprocess.Popen([sys.executable, "-m", "sp404d", "import", str(tmp_path / "Big"), "--json"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env.env)
-    wait_until(lambda: env.library.exists() and env.rows("SELECT COUNT(*) FROM location")[0][0] > 100, 60,
-               what="the import to be under way")
+    wait_until(lambda: env.locations() > 100, 60, what="the import to be under way")
     t = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=30)

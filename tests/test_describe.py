@@ -110,6 +110,12 @@ def test_one_shots_never_get_a_bpm_and_drums_no_key(tmp_path):
         assert r["key"] is None
 
 
+def test_silence_gets_no_category_key_or_bpm(tmp_path):
+    for name, y in (("silence", np.zeros(music.SR)), ("dither", np.random.default_rng(1).normal(0, 1e-5, music.SR))):
+        r = analyse(str(music.write(tmp_path / "a" / "b" / f"{name}.wav", y)))
+        assert r["ok"] and (r["category"], r["category_source"], r["key"], r["bpm"]) == (None, None, None, None), name
+
+
 def test_a_kick_with_no_helpful_name_is_still_a_kick(tmp_path):
     kick = music.synth_hits(0)["kick"][: int(0.4 * music.SR)]
     r = analyse(str(music.write(tmp_path / "a" / "b" / "c" / "hit_0042.wav", kick)))  # folders say nothing

@@ -14,6 +14,7 @@ from sp404d.analysis import spectra as sp
 from sp404d.analysis.decode import Decoded
 
 FEATURE_SECONDS = 120.0  # features and tempo from the first two minutes of a long file
+SILENT_PEAK = 10 ** (-80 / 20)  # -80 dBFS: below anything a sampler plays audibly
 
 
 def tonal_vectors(s: sp.Spectra) -> tuple[np.ndarray, np.ndarray]:
@@ -57,10 +58,13 @@ def describe(d: Decoded, path: str, use_names: bool = True) -> dict:
         pair = tags.ambiguous_name(path) if use_names else None
         between = {c: odds.get(c, 0.0) for c in pair} if pair else None
     category = decide.category(decide.Choice(*named) if named else None, heard, between)
+    silent = d.peak < SILENT_PEAK
+    if silent:  # digital silence or dither: nothing to hear, so no category (the model would guess one)
+        category = decide.NONE
 
     key_choice = decide.NONE
     tonal_fraction = float(s.tonal.sum() / max(float(s.energy.sum()), 1e-20))
-    if decide.wants_key(category.value, tonalness, tonal_fraction):
+    if not silent and decide.wants_key(category.value, tonalness, tonal_fraction):
         named_key = tags.key_from_name(path) if use_names else None
         if named_key:
             key_choice = decide.Choice(named_key[0], named_key[1], named_key[2])

@@ -160,3 +160,14 @@ def test_float_files_with_overs_are_read_not_wrapped(tmp_path):
     assert d.clipped > 0
     r = analyse(str(tmp_path / "over.wav"))
     assert r["ok"] and r["peak_dbfs"] == pytest.approx(5.1, abs=0.1)
+
+
+def test_a_float_file_with_nan_or_infinite_samples_fails_as_corrupt_and_says_why(tmp_path):
+    import soundfile as sf
+
+    y = np.sin(np.arange(44100) * 0.05).astype(np.float32)
+    for bad in (np.nan, np.inf):
+        y[1000] = bad
+        sf.write(tmp_path / "broken.wav", y, 44100, subtype="FLOAT")
+        r = analyse(str(tmp_path / "broken.wav"))
+        assert (r["ok"], r["category"]) == (False, "corrupt") and "not numbers" in r["message"], r

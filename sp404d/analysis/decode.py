@@ -77,6 +77,9 @@ class _Accumulator:
         if not block.size:
             return
         if block.dtype.kind == "f":
+            if not np.isfinite(block).all():  # a broken float file: no sound to analyse, no PCM to hash
+                raise AnalysisFailed(FailureCategory.CORRUPT, "the file holds samples that are not numbers "
+                                                              "(NaN or infinity)")
             scaled = block.astype(np.float32, copy=False)
             pcm = np.clip(np.asarray(block, dtype=np.float64) * 2**31, -2**31, 2**31 - 1).astype("<i4")
         else:

@@ -219,8 +219,9 @@ def _sync_here(cfg, card: str | None, dry_run: bool) -> list[dict]:
     from sp404d.card.sync import Card, CardError
     from sp404d.kits import resolve
 
-    mounted = [str(v.path) for v in detect.mounted(cfg.mount_roots, cfg.card_labels) if v.role == "card"]
-    targets = detect.sync_targets(card, mounted, cfg.mount_roots)
+    targets = detect.sync_targets(
+        card, lambda: [str(v.path) for v in detect.mounted(cfg.mount_roots, cfg.card_labels) if v.role == "card"],
+        cfg.mount_roots)
     with library(cfg).connection_context():
         kits = resolve.all_pads(cfg.kits)
     reports = []

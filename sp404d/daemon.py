@@ -192,8 +192,9 @@ class Daemon:
     def _sync(self, args: dict) -> dict:
         from sp404d.card.detect import sync_targets
 
-        mounted = [c["path"] for c in self.cards.status() if c["role"] == "card" and c["mounted"]]
-        targets = sync_targets(args.get("card"), mounted, self.config.mount_roots)
+        targets = sync_targets(args.get("card"),
+                               lambda: [c["path"] for c in self.cards.status() if c["role"] == "card" and c["mounted"]],
+                               self.config.mount_roots)
         return {"reports": [self.cards.sync(t, bool(args.get("dry_run"))) for t in targets]}
 
     def _kit_edit(self, args: dict) -> dict:

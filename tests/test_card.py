@@ -263,4 +263,3 @@ def test_a_volume_named_in_ingest_labels_is_ingested_and_other_volumes_are_left_
     finally:
         recorder.pull()
         other.pull()
-

@@ -3,7 +3,8 @@
 One-shots: a multinomial logistic regression over descriptors of the sound (shape in time, each
 band's own decay, the spectrum at the hit and in the body, MFCCs), trained on the dev corpus with
 labels from Hydrogen kit files and LMMS folders (tests/bench/train_category.py) and shipped as a
-small JSON of weights: inference is one matrix product. Loops: drum-loop when percussive, melodic-loop when tonal (vocal loops need their name).
+small JSON of weights: inference is one matrix product. Loops: drum-loop when percussive,
+melodic-loop when tonal (vocal loops need their name).
 """
 
 from __future__ import annotations
@@ -37,17 +38,17 @@ def envelope_shape(s: sp.Spectra) -> dict:
     body = s.power[peak_frame + BODY_FRAMES.start: peak_frame + BODY_FRAMES.stop].sum(axis=0)
     if not body.any():  # too short to have a body: the hit stands for it
         body = hit
-    low = _bins(freqs, 0, 400)
-    wires = s.power[peak_frame: peak_frame + 8, _bins(freqs, 1500, 5000)].astype(np.float64) + 1e-20
+    low = sp.bins(0, 400)
+    wires = s.power[peak_frame: peak_frame + 8, sp.bins(1500, 5000)].astype(np.float64) + 1e-20
     return {
         "attack_s": peak_frame / sp.FPS,
         "decay_s": _decay_s(after),
         "active_fraction": float((s.frame_db > -30.0).mean()),
         "sustain_db": _sustain_db(s.frame_db),
-        "low_ratio": float(band[freqs < 150].sum() / total),
-        "mid_ratio": float(band[(freqs >= 150) & (freqs < 2000)].sum() / total),
-        "high_ratio": float(band[freqs >= 5000].sum() / total),
-        "band_decay_s": [_band_decay_s(s.power[:, _bins(freqs, lo, hi)].sum(axis=1)) for lo, hi in BANDS_HZ],
+        "low_ratio": float(band[sp.bins(0, 150)].sum() / total),
+        "mid_ratio": float(band[sp.bins(150, 2000)].sum() / total),
+        "high_ratio": float(band[sp.bins(5000, sp.SR)].sum() / total),
+        "band_decay_s": [_band_decay_s(s.power[:, sp.bins(lo, hi)].sum(axis=1)) for lo, hi in BANDS_HZ],
         "hit_centroid_hz": _centroid(hit, freqs),
         "body_centroid_hz": _centroid(body, freqs),
         "hit_low_peak_hz": float(freqs[low][int(np.argmax(hit[low]))]),
@@ -55,11 +56,6 @@ def envelope_shape(s: sp.Spectra) -> dict:
         # geometric over arithmetic mean in 1.5-5 kHz over the hit: near 1 for a snare's wire noise
         "hit_mid_flatness": float(np.mean(np.exp(np.log(wires).mean(axis=1)) / wires.mean(axis=1))),
     }
-
-
-def _bins(freqs: np.ndarray, lo: float, hi: float) -> slice:
-    """The bins from lo to hi Hz as a slice (a view of the spectrum, not a copy)."""
-    return slice(int(np.searchsorted(freqs, lo)), int(np.searchsorted(freqs, hi)))
 
 
 def _decay_s(frame_db_after_peak: np.ndarray) -> float:
@@ -118,8 +114,11 @@ def vector(duration: float, features: dict, shape: dict, tonalness: float) -> np
 
 @functools.lru_cache(maxsize=1)
 def model() -> dict:
-    text = resources.files("sp404d.analysis").joinpath(MODEL_FILE).read_text("utf-8")
-    m = json.loads(text)
+    return from_weights(json.loads(resources.files("sp404d.analysis").joinpath(MODEL_FILE).read_text("utf-8")))
+
+
+def from_weights(m: dict) -> dict:
+    """The model as inference uses it, from the weights train_category.py writes."""
     return {"classes": m["classes"], "mean": np.array(m["mean"]), "scale": np.array(m["scale"]),
             "coef": np.array(m["coef"]), "intercept": np.array(m["intercept"])}
 

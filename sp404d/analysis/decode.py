@@ -126,7 +126,7 @@ def _check_riff(path: str, size: int) -> tuple[dict | None, tuple[int, int] | No
         tag = riff.format_tag(f, info) if info else None
         acid = riff.acid(f, info) if info else None
         lie = riff.layout_error(f, info) if info else None
-        ogg = riff.embedded_ogg(f, info) if info else None
+        ogg = riff.embedded_ogg(f, info, tag) if info else None
     if lie:
         raise AnalysisFailed(FailureCategory.CORRUPT, lie)
     if ogg:

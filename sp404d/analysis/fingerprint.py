@@ -148,13 +148,13 @@ def distances(a: Fingerprint, others: list[Fingerprint], max_shift: int = MAX_SH
     return ber.min(axis=1)
 
 
+_SHAPE_FFT = 2 * SHAPE_SAMPLES  # room for every lag without wrapping
+
+
 def _shape_terms(f: Fingerprint, n: int) -> tuple[np.ndarray, np.ndarray]:
     """The first n samples of f's shape as (spectrum at 2,048 points, cumulative energy)."""
     x = f.shape[:n].astype(np.float64)
     return np.fft.rfft(x, _SHAPE_FFT), np.concatenate([[0.0], np.cumsum(x * x)])
-
-
-_SHAPE_FFT = 2 * SHAPE_SAMPLES  # room for every lag without wrapping
 
 
 def shape_similarity(a: Fingerprint, b: Fingerprint, max_lag: int = SHAPE_LAG,

@@ -84,9 +84,9 @@ def format_tag(f: BinaryIO, info: RiffInfo) -> int | None:
 OGG_IN_WAV_TAGS = frozenset({0x674F, 0x676F})
 
 
-def embedded_ogg(f: BinaryIO, info: RiffInfo) -> tuple[int, int] | None:
-    """(offset, size) of the Ogg stream inside a mode-1 Vorbis WAV, or None."""
-    if format_tag(f, info) not in OGG_IN_WAV_TAGS:
+def embedded_ogg(f: BinaryIO, info: RiffInfo, tag: int | None) -> tuple[int, int] | None:
+    """(offset, size) of the Ogg stream inside a mode-1 Vorbis WAV, or None. `tag`: format_tag()."""
+    if tag not in OGG_IN_WAV_TAGS:
         return None
     data = info.find(b"data")
     if data is None:

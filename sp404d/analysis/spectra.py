@@ -50,6 +50,12 @@ def _sparse_mel():
     return scipy.sparse.csr_matrix(filters()[0])
 
 
+def bins(lo_hz: float, hi_hz: float) -> slice:
+    """The STFT bins from lo_hz up to hi_hz, as a slice: a view of a spectrum, not a copy."""
+    freqs = filters()[3]
+    return slice(int(np.searchsorted(freqs, lo_hz)), int(np.searchsorted(freqs, hi_hz)))
+
+
 def to_analysis_rate(y: np.ndarray, sr: int) -> np.ndarray:
     y = np.ascontiguousarray(y, dtype=np.float32)
     return y if sr == SR else soxr.resample(y, sr, SR, quality="HQ").astype(np.float32, copy=False)
@@ -98,8 +104,8 @@ def compute(y: np.ndarray) -> Spectra:
 def tonal_power(power: np.ndarray) -> np.ndarray:
     """Spectral peaks between 55 Hz and 5 kHz: partials of notes stand out as peaks, while drum
     noise spreads evenly over the pitch classes, and very low and high bins carry little pitch."""
-    _, _, _, freqs = filters()
-    lo, hi = np.searchsorted(freqs, 55.0, "left"), np.searchsorted(freqs, 5000.0, "right")  # bins 6..464
+    band = bins(55.0, 5000.0)  # bins 6..464
+    lo, hi = band.start, band.stop
     mid = power[:, lo:hi]
     out = np.zeros_like(power)
     peaks = mid > power[:, lo - 1:hi - 1]

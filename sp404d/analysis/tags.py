@@ -171,11 +171,10 @@ def _hat_state(words: list[str]) -> str | None:
     wordset = set(words)
     if {"semi", "semiopen", "half", "halfopen"} & wordset:
         return None  # a half-open hat sounds like either, depending on how far: the sound decides
-    if _OPEN_WORDS & wordset or "open" in "".join(words) or {"ohh", "oh", "openhat", "hhopen"} & wordset:
-        return "open"
-    if _CLOSED_WORDS & wordset or any(w in _WORDS and w not in _PLAIN_HAT_WORDS and _WORDS[w] == "hat-closed"
-                                      for w in words):
-        return "closed"
+    if _OPEN_WORDS & wordset or "open" in "".join(words) or any(_WORDS.get(w) == "hat-open" for w in words):
+        return "open"  # "OHH", "openhat"
+    if _CLOSED_WORDS & wordset or any(_WORDS.get(w) == "hat-closed" for w in wordset - _PLAIN_HAT_WORDS):
+        return "closed"  # "CHH", "pedalhihat"
     return None
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from sp404d.errors import Sp404dError
 
@@ -36,12 +37,14 @@ def role(label: str, top_level: set[str], card_labels: tuple[str, ...], ingest_l
     return None  # someone else's disk: left alone
 
 
-def sync_targets(card: str | None, mounted_cards: list[str], mount_roots) -> list[str]:
-    """The cards a sync writes to: the one named, or every SP-404MKII card mounted now."""
+def sync_targets(card: str | None, mounted_cards: Callable[[], list[str]], mount_roots) -> list[str]:
+    """The cards a sync writes to: the one named, or every SP-404MKII card mounted now (asked of
+    `mounted_cards` only then: the CLI looks through the mount roots for them)."""
     if card:
         if not os.path.isdir(card):
             raise Sp404dError(f"no card at {card}")
         return [os.path.abspath(card)]
+    mounted_cards = mounted_cards()
     if not mounted_cards:
         roots = ", ".join(str(r) for r in mount_roots)
         raise Sp404dError(f"no SP-404MKII card is mounted (looked in {roots}); name one with --card PATH")

@@ -43,11 +43,16 @@ def _named(path: str) -> dict:
 
 
 def _with_model(task: tuple) -> dict:
-    """Analyse with a given category model (one trained without this file's kit)."""
+    """Analyse with a given category model (one trained without this file's kit); the pool's
+    worker keeps the shipped model for whatever it runs next."""
     path, model, use_names = task
     from sp404d.analysis import category
-    category.model = lambda: model
-    return analyse(path, use_names=use_names)
+
+    shipped, category.model = category.model, lambda: model
+    try:
+        return analyse(path, use_names=use_names)
+    finally:
+        category.model = shipped
 
 
 def _profiles(path: str) -> dict:
@@ -134,14 +139,14 @@ def held_out_models(corpus: Path, tmp: Path, groups_wanted: set[str]) -> dict[st
     import numpy as np
     import train_category as tc
 
+    from sp404d.analysis.category import from_weights
+
     x, y, groups, _ = tc.dataset(corpus, tmp / "synthetic" / "tonal")
     c_value = json.loads(tc.MODEL_PATH.read_text())["C"]
     models = {}
     for g in sorted(groups_wanted):
         keep = np.array([grp != g for grp in groups])
-        scaler, clf = tc.fit(x[keep], y[keep], c_value)
-        models[g] = {"classes": clf.classes_.tolist(), "mean": scaler.mean_, "scale": scaler.scale_,
-                     "coef": clf.coef_, "intercept": clf.intercept_}
+        models[g] = from_weights(tc.weights(*tc.fit(x[keep], y[keep], c_value)))
     return models
 
 

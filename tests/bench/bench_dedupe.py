@@ -171,9 +171,10 @@ def grouping(items, group) -> None:
 def lookup_time(items, size: int = 100_000, lookups: int = 400) -> None:
     """A lookup in a 100,000-sample library, as the writer does it: index candidates, their
     fingerprints read from a real SQLite file in one query (none cached: the writer keeps recent
-    ones in memory, so this is its worst case) and compared in one pass, nearest first. The library repeats the real fingerprints of half the files, with jittered keys
-    and durations (synthetic library, real costs); probes are files whose sound is in the library
-    (found at once) and files whose sound is not (every candidate compared: the worst case)."""
+    ones in memory, so this is its worst case) and compared in one pass, nearest first. The
+    library repeats the real fingerprints of half the files, with jittered keys and durations
+    (synthetic library, real costs); probes are files whose sound is in the library (found at
+    once) and files whose sound is not (every candidate compared: the worst case)."""
     import sqlite3
 
     rng = np.random.default_rng(3)

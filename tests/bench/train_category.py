@@ -83,6 +83,12 @@ def fit(x, y, c_value):
     return scaler, clf
 
 
+def weights(scaler, clf) -> dict:
+    """What the model file holds of a fitted model (category.from_weights reads it back)."""
+    return {"classes": clf.classes_.tolist(), "mean": scaler.mean_.tolist(), "scale": scaler.scale_.tolist(),
+            "coef": clf.coef_.round(6).tolist(), "intercept": clf.intercept_.round(6).tolist()}
+
+
 def cross_validate(x, y, groups, c_value) -> tuple[float, np.ndarray]:
     from sklearn.model_selection import GroupKFold
 
@@ -115,8 +121,7 @@ def main() -> None:
             best = (accuracy, c_value)
     if args.write:
         scaler, clf = fit(x, y, best[1])
-        model = {"classes": clf.classes_.tolist(), "mean": scaler.mean_.tolist(), "scale": scaler.scale_.tolist(),
-                 "coef": clf.coef_.round(6).tolist(), "intercept": clf.intercept_.round(6).tolist(),
+        model = {**weights(scaler, clf),
                  "trained_on": f"{int(corpus_only.sum())} one-shots of the dev corpus and "
                                f"{int((~corpus_only).sum())} synthetic tonal one-shots", "C": best[1],
                  "held_out_kit_accuracy": round(best[0], 4)}

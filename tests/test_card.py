@@ -203,6 +203,49 @@ def test_a_card_pulled_during_sync_never_holds_a_partial_file(daemon_env, card, 
     assert interrupted >= 5  # most pulls really cut a sync short
 
 
+def test_a_pull_between_the_check_and_the_write_still_writes_nothing_onto_the_computer(daemon_env, card, tmp_path):
+    """The race a CI run caught: the card is pulled after the sync checked it was there and before
+    the write. The mount point is left as a plain folder of the computer's disk (as with an fstab
+    mount point); every change goes through a descriptor of the card opened at the start, so it
+    fails instead of landing there. The check is switched off here to open the window wide."""
+    from sp404d import config
+    from sp404d.cli_library import library
+    from sp404d.kits import resolve
+
+    env = daemon_env
+    drum_library(tmp_path / "Lib")
+    assert env.cli("import", str(tmp_path / "Lib")).returncode == 0
+    cfg = config.load(env.config)
+    with library(cfg).connection_context():
+        kits = resolve.all_pads(cfg.kits)
+    card.mount()
+    card.layout()
+
+    class Unchecked(Card):
+        def _guard(self) -> None:
+            pass
+
+    asked = []
+
+    def pull_on_the_third_pad() -> bool:
+        asked.append(1)
+        if len(asked) == 3:
+            card.pull()
+            card.path.mkdir()  # the bare mount point, where a path would now lead
+        return False
+
+    report = Unchecked(card.path).sync(kits, stop=pull_on_the_third_pad)
+    assert len(asked) == 3 and report.written == 2 and report.error, report.as_dict()
+    assert list(card.path.iterdir()) == []
+    card.path.rmdir()
+    card.check()
+    card.mount()
+    assert_card_consistent(card.path)
+    assert Card(card.path).sync(kits).error is None  # the next sync completes the kits
+    manifest = assert_card_consistent(card.path)
+    assert len(manifest["files"]) == 32 and not any(e.get("pending") for e in manifest["files"].values())
+
+
 def test_a_full_card_stops_the_sync_with_a_clear_message_and_stays_consistent(daemon_env, tmp_path):
     env = daemon_env
     drum_library(tmp_path / "Lib", seconds=2.0)

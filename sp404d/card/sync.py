@@ -28,6 +28,7 @@ from sp404d.errors import Sp404dError
 
 log = logs.get("card")
 OWN = "SP404D"
+TMP = f"{OWN}/tmp"
 JUNK = (".DS_Store",)
 
 
@@ -88,54 +89,27 @@ def _hash_file(path: Path) -> tuple[int, str] | None:
     return len(data), xxhash.xxh3_128_hexdigest(data)
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    except OSError:  # some filesystems refuse fsync on a folder; the rename is still done
-        pass
-    finally:
-        os.close(fd)
-
-
-def _write_atomic(tmp_dir: Path, dest: Path, data: bytes) -> None:
-    tmp = tmp_dir / f"{os.getpid()}-{time.monotonic_ns()}.tmp"
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, dest)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_dir(dest.parent)
-
-
 class Card:
+    """A card's root. Every change a sync makes goes through a descriptor of the root opened when the
+    sync starts (mkdirat, openat, renameat, unlinkat). A pulled card leaves its mount point behind as
+    a plain folder of the computer's own disk; a path would then lead there, the descriptor still
+    leads to the card that is gone, so the change fails instead of landing on the computer."""
+
     def __init__(self, root: Path):
         self.root = Path(root)
         self.own = self.root / OWN
-        self.tmp = self.own / "tmp"
         self._slot: str | None = None
         self._device: int | None = None
         self._was_mount = False
+        self._fd: int | None = None
 
     def manifest(self) -> dict:
         data, self._slot = manifest_store.load(self.own)
         return data
 
     def _guard(self) -> None:
-        """Before every change: is this still the card we started on? A pulled card leaves its
-        mount point behind as a plain folder of the computer's own disk for a moment, and nothing
-        must be written there."""
+        """Before every change: is this still the card we started on? Cheap, and it stops a sync at
+        the first sign of a pull with a clear reason; the descriptor is what makes it safe."""
         try:
             st = os.stat(self.root)
         except OSError:
@@ -144,31 +118,97 @@ class Card:
                 (self._was_mount and not os.path.ismount(self.root)):
             raise OSError(errno.ENODEV, "the card was removed")
 
+    # -- changes, all relative to the root descriptor ------------------------------------------
+
+    def _mkdir(self, rel: str) -> bool:
+        """Make a folder; True if it was not there."""
+        try:
+            os.mkdir(rel, dir_fd=self._fd)
+        except FileExistsError:
+            return False
+        return True
+
+    def _fsync_dir(self, rel: str) -> None:
+        fd = os.open(rel, os.O_RDONLY | os.O_DIRECTORY, dir_fd=self._fd)
+        try:
+            os.fsync(fd)
+        except OSError:  # some filesystems refuse fsync on a folder; the rename is still done
+            pass
+        finally:
+            os.close(fd)
+
+    def _write_atomic(self, rel: str, data: bytes, tmp_dir: str) -> None:
+        """Write under a temporary name in tmp_dir, fsync, rename to rel, fsync rel's folder."""
+        tmp = f"{tmp_dir}/{os.getpid()}-{time.monotonic_ns()}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644, dir_fd=self._fd)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, rel, src_dir_fd=self._fd, dst_dir_fd=self._fd)
+        except BaseException:
+            try:
+                os.unlink(tmp, dir_fd=self._fd)
+            except OSError:
+                pass
+            raise
+        self._fsync_dir(os.path.dirname(rel))
+
+    def _unlink(self, rel: str) -> None:
+        try:
+            os.unlink(rel, dir_fd=self._fd)
+        except FileNotFoundError:
+            pass
+
+    def _listdir(self, rel: str) -> list[str]:
+        fd = os.open(rel, os.O_RDONLY | os.O_DIRECTORY, dir_fd=self._fd)
+        try:
+            return os.listdir(fd)
+        finally:
+            os.close(fd)
+
     def save(self, manifest: dict) -> None:
         self._guard()
-        self.own.mkdir(exist_ok=True)
+        self._mkdir(OWN)
         manifest["seq"] = manifest.get("seq", 0) + 1
         slot = manifest_store.next_slot(self._slot)
-        _write_atomic(self.own, self.own / slot, manifest_store.encode(manifest))
+        self._write_atomic(f"{OWN}/{slot}", manifest_store.encode(manifest), tmp_dir=OWN)
         self._slot = slot
 
     def _clean_tmp(self) -> None:
         """Temporary files of a sync that was cut short (only in our own folder)."""
-        if self.tmp.is_dir():
-            for p in self.tmp.iterdir():
-                if p.suffix == ".tmp":
-                    p.unlink(missing_ok=True)
+        try:
+            names = self._listdir(TMP)
+        except FileNotFoundError:
+            return
+        for name in names:
+            if name.endswith(".tmp"):
+                self._unlink(f"{TMP}/{name}")
 
     def free_bytes(self) -> int | None:
-        st = os.statvfs(self.root)
+        st = os.fstatvfs(self._fd)
         if st.f_blocks == 0:  # fusefat reports no totals: unknown, rely on ENOSPC
             return None
         return st.f_bavail * st.f_frsize
 
     def sync(self, kits_and_pads: list, dry_run: bool = False, stop=lambda: False) -> Report:
-        if not self.root.is_dir():
-            raise CardError(f"no card at {self.root}")
-        self._device, self._was_mount = os.stat(self.root).st_dev, os.path.ismount(self.root)
+        try:
+            self._fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            raise CardError(f"no card at {self.root}") from None
+        try:
+            st = os.fstat(self._fd)
+            self._device, self._was_mount = st.st_dev, os.path.ismount(self.root)
+            return self._sync(kits_and_pads, dry_run, stop)
+        finally:
+            os.close(self._fd)
+            self._fd = None
+
+    def _sync(self, kits_and_pads: list, dry_run: bool, stop) -> Report:
         manifest = self.manifest()
         wants, empty = wants_for(kits_and_pads)
         paths = {w.rel for w in wants} | set(manifest["files"])
@@ -194,9 +234,8 @@ class Card:
             return report
         try:
             self._guard()
-            (self.root / "IMPORT").mkdir(exist_ok=True)
-            self.own.mkdir(exist_ok=True)
-            self.tmp.mkdir(exist_ok=True)
+            for folder in ("IMPORT", OWN, TMP):
+                self._mkdir(folder)
             for w in p.write:
                 if stop():
                     raise CardError("sync stopped")
@@ -208,20 +247,19 @@ class Card:
                 present = on_card.get(w.rel)
                 manifest["files"][w.rel] = {**entry, "pending": True,
                                             "previous_hash": present[1] if old and present else None}
-                dest = self.root / w.rel
+                folder = os.path.dirname(w.rel)
                 self._guard()
-                if not dest.parent.exists():
-                    dest.parent.mkdir()
-                    manifest["folders"].append(dest.parent.name)
+                if self._mkdir(folder):
+                    manifest["folders"].append(os.path.basename(folder))
                 self.save(manifest)
                 self._guard()
-                _write_atomic(self.tmp, dest, data)
+                self._write_atomic(w.rel, data, tmp_dir=TMP)
                 manifest["files"][w.rel] = entry
                 report.written += 1
                 report.bytes_written += len(data)
             for rel in p.remove:
                 self._guard()
-                (self.root / rel).unlink(missing_ok=True)
+                self._unlink(rel)
                 manifest["files"].pop(rel, None)
                 report.removed += 1
             self._tidy(manifest, wants)
@@ -260,15 +298,17 @@ class Card:
         self._guard()
         wanted = {w.rel.split("/")[1].upper() for w in wants}
         for name in list(manifest["folders"]):
-            folder = self.root / "IMPORT" / name
-            if not folder.is_dir():
+            folder = f"IMPORT/{name}"
+            try:
+                entries = self._listdir(folder)
+            except (FileNotFoundError, NotADirectoryError):
                 manifest["folders"].remove(name)
                 continue
-            for p in folder.iterdir():
-                if p.name.startswith("._") or p.name in JUNK:
-                    p.unlink(missing_ok=True)
-            if name.upper() not in wanted and not any(folder.iterdir()):
-                folder.rmdir()
+            for entry in entries:
+                if entry.startswith("._") or entry in JUNK:
+                    self._unlink(f"{folder}/{entry}")
+            if name.upper() not in wanted and not self._listdir(folder):
+                os.rmdir(folder, dir_fd=self._fd)
                 manifest["folders"].remove(name)
 
 

@@ -246,6 +246,48 @@ def test_a_pull_between_the_check_and_the_write_still_writes_nothing_onto_the_co
     assert len(manifest["files"]) == 32 and not any(e.get("pending") for e in manifest["files"].values())
 
 
+def test_a_users_file_where_a_pad_goes_is_left_alone_and_not_rendered_again_each_sync(daemon_env, card, tmp_path,
+                                                                                    monkeypatch):
+    from sp404d import config
+    from sp404d.card import sync as card_sync
+    from sp404d.cli_library import library
+    from sp404d.kits import resolve
+
+    env = daemon_env
+    drum_library(tmp_path / "Lib")
+    assert env.cli("import", str(tmp_path / "Lib")).returncode == 0
+    cfg = config.load(env.config)
+    with library(cfg).connection_context():
+        kits = resolve.all_pads(cfg.kits)
+    card.mount()
+    card.layout()
+    assert Card(card.path).sync(kits).written == 32
+    pad = sorted((card.path / "IMPORT" / "DRUMS").iterdir())[0]
+    rel = str(pad.relative_to(card.path))
+    mine = write(tmp_path / "mine.wav", hit(5, 0.2)).read_bytes()
+    pad.unlink()  # fusefat cannot truncate a file in place
+    pad.write_bytes(mine)  # the user put their own sound there
+
+    rendered = []
+    real = card_sync.render
+    monkeypatch.setattr(card_sync, "render", lambda path: rendered.append(path) or real(path))
+    first = Card(card.path).sync(kits)
+    assert (first.written, first.plan.blocked, len(rendered)) == (0, [rel], 1)  # compared once
+    users = Card(card.path).manifest()["users"]  # remembered with the file's hash
+    assert list(users) == [rel] and users[rel][1] == xxhash.xxh3_128_hexdigest(mine)
+    again = Card(card.path).sync(kits)
+    assert (again.written, again.plan.blocked, len(rendered)) == (0, [rel], 1)  # not rendered again
+    pad.unlink()
+    pad.write_bytes(write(tmp_path / "other.wav", hit(6, 0.2)).read_bytes())  # changed: compared again, still theirs
+    third = Card(card.path).sync(kits)
+    assert (third.plan.blocked, len(rendered)) == ([rel], 2)
+    pad.unlink()  # the user removed it: the pad is written again, and the memo goes
+    fourth = Card(card.path).sync(kits)
+    assert fourth.written == 1 and fourth.error is None
+    assert Card(card.path).manifest()["users"] == {}
+    assert_card_consistent(card.path)
+
+
 def test_a_full_card_stops_the_sync_with_a_clear_message_and_stays_consistent(daemon_env, tmp_path):
     env = daemon_env
     drum_library(tmp_path / "Lib", seconds=2.0)

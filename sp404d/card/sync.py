@@ -217,13 +217,13 @@ class Card:
         p = report.plan
         if dry_run:
             return report
-        adopted = self._adopt(p, wants, on_card, manifest)
+        changed = self._adopt(p, wants, on_card, manifest)
         self._clean_tmp()
         for rel in p.forget:
             manifest["files"].pop(rel, None)
         if not p.changes:
             self._tidy(manifest, wants)
-            if p.forget or adopted:
+            if p.forget or changed:
                 self.save(manifest)
             report.finished_at = time.time()
             return report
@@ -274,13 +274,20 @@ class Card:
         report.finished_at = time.time()
         return report
 
-    def _adopt(self, p: Plan, wants: list[Want], on_card: dict, manifest: dict) -> int:
+    def _adopt(self, p: Plan, wants: list[Want], on_card: dict, manifest: dict) -> bool:
         """A file at a pad's path that the manifest does not know is ours if it is exactly what we
-        would write there: its write finished, but the manifest save after it was lost."""
+        would write there: its write finished, but the manifest save after it was lost. A file found
+        to be the user's is remembered with both hashes, so it is not rendered again every sync
+        while neither the sound nor the file changes. True if the manifest changed."""
         by_rel = {w.rel: w for w in wants}
-        adopted = 0
+        before = manifest.get("users", {})
+        users, adopted = {}, False
         for rel in list(p.blocked):
             w = by_rel[rel]
+            seen = [w.pcm_hash, on_card[rel][1]]
+            if before.get(rel) == seen:
+                users[rel] = seen
+                continue
             try:
                 data = render(w.source)
             except Exception:  # cannot render: leave the file alone
@@ -289,8 +296,11 @@ class Card:
                 p.blocked.remove(rel)
                 p.keep.append(rel)
                 manifest["files"][rel] = _entry(w, len(data), on_card[rel][1])
-                adopted += 1
-        return adopted
+                adopted = True
+            else:
+                users[rel] = seen
+        manifest["users"] = users
+        return adopted or users != before
 
     def _tidy(self, manifest: dict, wants: list[Want]) -> None:
         """In the kit folders we made: remove macOS litter, and the folder itself once no kit wants it

@@ -26,11 +26,14 @@ def test_query_fields_ranges_negation_and_sort():
     assert q.parse("added:-7d", now=1000.0 + 7 * 86400).clauses[0].value[0] == pytest.approx(1000.0)
     assert q.parse("key:A scale:minor").clauses[0].value == {(9, None)}
     assert q.parse("key:F#min").clauses[0].value == {(6, "minor")}
+    # a range as people write it: with a hyphen or an en dash
+    assert q.parse("bpm:80-100").clauses[0].value == q.parse("bpm:80–100").clauses[0].value == (80, 100)
+    assert q.parse("dur:200ms-1s").clauses[0].value == pytest.approx((0.2, 1.0))
 
 
 @pytest.mark.parametrize("text, token", [("category:kik", "category:kik"), ("bpm:9x..100", "bpm:9x..100"),
                                          ("colour:red", "colour:red"), ("key:H", "key:H"), ("sort:colour", "sort:colour"),
-                                         ("bpm:100..90", "bpm:100..90"), ("kind:", "kind:"), ('name:"open', "open")])
+                                         ("bpm:100..90", "bpm:100..90"), ("bpm:100-90", "bpm:100-90"), ("kind:", "kind:"), ('name:"open', "open")])
 def test_query_errors_name_the_token(text, token):
     with pytest.raises(q.QueryError) as e:
         q.parse(text)

@@ -3,7 +3,7 @@
     kick                     a free word: in the file name or path, or the category
     category:kick            also category:hat (hat-closed and hat-open), category:kick,snare
     kind:loop                loop or one-shot
-    bpm:85..95  bpm:90  bpm:<100  bpm:>=120  bpm:..100
+    bpm:85..95  bpm:85-95  bpm:90  bpm:<100  bpm:>=120  bpm:..100
     key:Am  key:A scale:minor  key:~Am (compatible: same key, relative, a fifth either way)
     dur:<1.5  dur:0.2..1  dur:>=500ms
     path:vinyl  name:909     substrings, case-insensitive
@@ -119,16 +119,20 @@ def _seconds(text: str) -> float:
     return float(text[:-2]) / 1000 if text.endswith("ms") else float(text.rstrip("s"))
 
 
+_DASH_RANGE = re.compile(r"(\d[\d.]*(?:ms|s)?)[-\u2013](\d[\d.]*(?:ms|s)?)")  # no BPM or duration is negative
+
+
 def _range(value: str, token: str, convert, exact_slack: float) -> tuple[float, float]:
-    """85..95, ..100, 80.., <100, <=100, >80, >=80, or one value (with a small slack)."""
+    """85..95 (or 85-95), ..100, 80.., <100, <=100, >80, >=80, or one value (with a small slack)."""
     try:
         for op in ("<=", ">=", "<", ">"):
             if value.startswith(op):
                 x = convert(value[len(op):])
                 return {"<=": (float("-inf"), x), "<": (float("-inf"), x - 1e-9),
                         ">=": (x, float("inf")), ">": (x + 1e-9, float("inf"))}[op]
-        if ".." in value:
-            low, high = value.split("..", 1)
+        dash = _DASH_RANGE.fullmatch(value)  # 85-95 or 85–95, as people write ranges
+        if ".." in value or dash:
+            low, high = dash.groups() if dash else value.split("..", 1)
             lo = convert(low) if low else float("-inf")
             hi = convert(high) if high else float("inf")
             if lo > hi:

@@ -68,6 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     y.add_argument("--json", action="store_true")
     d = sub.add_parser("dupes", help="sounds that live in more than one file (exact copies and near duplicates)")
     d.add_argument("--json", action="store_true", help="one JSON object per group")
+    st = sub.add_parser("stop", help="stop the daemon (as SIGTERM) and wait until it has exited")
+    st.add_argument("--timeout", type=float, default=60, metavar="SECONDS", help="how long to wait (default 60)")
     for name, text in (("pause", "stop taking new files (in-flight ones finish)"), ("resume", "take new files again"),
                        ("rescan", "walk the watched folders now")):
         sub.add_parser(name, help=text)
@@ -220,6 +222,29 @@ def _simple(command: str):
     return run
 
 
+def cmd_stop(cfg, args) -> int:
+    """Ask the daemon to stop, then wait for its library lock: the daemon lets go of it only when
+    its work is finished or handed to the next start and the library is closed."""
+    from sp404d.control.client import Client
+    from sp404d.errors import LibraryBusy
+    from sp404d.lock import LibraryLock
+
+    with Client(cfg.socket_path) as client:
+        pid = client.request("stop")["pid"]
+    lock = LibraryLock(cfg.lock_path)
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        try:
+            lock.acquire("stop")
+        except LibraryBusy:
+            time.sleep(0.1)
+            continue
+        lock.release()
+        print(f"sp404d stopped (pid {pid})")
+        return 0
+    raise Sp404dError(f"the daemon (pid {pid}) is still stopping after {args.timeout:.0f} s")
+
+
 def cmd_import(cfg, args) -> int:
     paths = [os.path.abspath(p) for p in args.paths]
     if not paths and not args.reanalyse:
@@ -350,4 +375,4 @@ def print_summary(job: dict, json_out: bool) -> None:
 
 COMMANDS = {"run": cmd_run, "status": cmd_status, "import": cmd_import, "export": lib.cmd_export, "dupes": lib.cmd_dupes,
             "search": lib.cmd_search, "kits": lib.cmd_kits, "kit": lib.cmd_kit, "sync": lib.cmd_sync, "failures": cmd_failures, "doctor": cmd_doctor,
-            "pause": _simple("pause"), "resume": _simple("resume"), "rescan": _simple("rescan")}
+            "stop": cmd_stop, "pause": _simple("pause"), "resume": _simple("resume"), "rescan": _simple("rescan")}

@@ -178,6 +178,7 @@ class Daemon:
             "ping": lambda a: {"pong": True},
             "version": lambda a: {"version": __version__},
             "status": connected(lambda a: self.status()),
+            "stop": lambda a: self._stop(),
             "pause": lambda a: self._pause(True),
             "resume": lambda a: self._pause(False),
             "rescan": lambda a: {"job": self.rescan().as_dict()},
@@ -203,6 +204,12 @@ class Daemon:
         cmd = command(self.config.kits, args)
         self.engine.writer.put(cmd)
         return {"kit": cmd.name, "id": cmd.reply.wait(30)}
+
+    def _stop(self) -> dict:
+        """As SIGTERM: files in flight are finished or left for the next start, then it exits."""
+        log.info("asked to stop over the socket")
+        self.stopping.set()
+        return {"state": "stopping", "pid": os.getpid()}
 
     def _pause(self, paused: bool) -> dict:
         (self.engine.pipeline.paused.set if paused else self.engine.pipeline.paused.clear)()

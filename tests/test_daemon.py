@@ -189,3 +189,15 @@ def test_a_second_daemon_refuses_and_sigterm_exits_cleanly(daemon_env):
     assert r.returncode != 0 and "already running" in r.stderr
     t = time.monotonic()
     assert env.stop(signal.SIGTERM) == 0 and time.monotonic() - t < 10
+
+
+def test_sp404d_stop_stops_the_daemon_cleanly_and_says_so(daemon_env):
+    env = daemon_env
+    proc = env.start()
+    r = env.cli("stop", timeout=60)
+    assert r.returncode == 0 and f"sp404d stopped (pid {proc.pid})" in r.stdout, r.stdout + r.stderr
+    assert not env.socket.exists()  # its work was done by the time `stop` returned
+    assert proc.wait(10) == 0
+    again = env.cli("stop")
+    assert again.returncode != 0 and "not running" in again.stderr and "Traceback" not in again.stderr
+    assert len(again.stderr.strip().splitlines()) == 1

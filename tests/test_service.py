@@ -76,7 +76,8 @@ def test_the_launchd_agent_is_a_valid_plist_that_logs_to_library_logs():
     raw = (ROOT / "launchd" / "com.sp404d.agent.plist").read_bytes()
     agent = plistlib.loads(raw)
     assert plistlib.loads(plistlib.dumps(agent)) == agent
-    assert agent["RunAtLoad"] and agent["KeepAlive"] and agent["StartOnMount"]
+    assert agent["RunAtLoad"] and agent["StartOnMount"]
+    assert agent["KeepAlive"] == {"SuccessfulExit": False}  # restarted on failure; `sp404d stop` sticks
     assert agent["ProgramArguments"][1:] == ["run"]
     installed = plistlib.loads(raw.replace(b"__HOME__", b"/Users/you").replace(b"__SP404D__", b"/usr/local/bin/sp404d"))
     assert installed["StandardOutPath"] == installed["StandardErrorPath"] == "/Users/you/Library/Logs/sp404d/sp404d.log"

@@ -197,7 +197,7 @@ def format_status(s: dict) -> str:
     for card in s.get("cards", []):
         last = card.get("last_sync")
         sync = ("never synced" if not last else f"last sync {time.strftime('%H:%M:%S', time.localtime(last['finished_at']))}"
-                f": wrote {last.get('written', 0)}, removed {last.get('removed', 0)}"
+                f": wrote {last.get('written', 0)}, moved {last.get('moved', 0)}, removed {last.get('removed', 0)}"
                 + (f", pending {len(last['pending'])}" if last.get("pending") else "")
                 + (f" — {last['error']}" if last.get("error") else ""))
         lines.append(f"card:     {card['label']} ({card['role']}{'' if card['mounted'] else ', unmounted'}) "

@@ -239,12 +239,13 @@ def format_sync(r: dict, dry_run: bool) -> str:
     p = r["plan"]
     lines = []
     if dry_run:
-        lines.append(f"card {r['card']} (dry run): would write {len(p['write'])}, remove {len(p['remove'])}, "
-                     f"keep {len(p['keep'])}")
-        lines += [f"  write  {x}" for x in p["write"]] + [f"  remove {x}" for x in p["remove"]]
+        lines.append(f"card {r['card']} (dry run): would write {len(p['write'])}, move {len(p['move'])}, "
+                     f"remove {len(p['remove'])}, keep {len(p['keep'])}")
+        lines += ([f"  write  {x}" for x in p["write"]] + [f"  move   {a} -> {b}" for a, b in p["move"]]
+                  + [f"  remove {x}" for x in p["remove"]])
     else:
         lines.append(f"card {r['card']}: wrote {r['written']} ({r['bytes_written'] / 1e6:.1f} MB), "
-                     f"removed {r['removed']}, kept {r['kept']}")
+                     f"moved {r.get('moved', 0)}, removed {r['removed']}, kept {r['kept']}")
     for rel in r["blocked"]:
         lines.append(f"  left alone (not written by sp404d): {rel}")
     for kit, pads in r["empty_pads"].items():

@@ -124,7 +124,7 @@ def test_mounting_a_card_writes_the_kits_and_ingests_exports_once(daemon_env, ca
     again = json.loads(r.stdout)
     assert r.returncode == 0 and (again["written"], again["removed"], again["kept"]) == (0, 0, 32)
 
-    # pinning the kick that is on no pad to pad 1 rewrites only the pads whose sound changed (pad 1,
+    # pinning the kick that is on no pad to pad 1 changes only the pads whose sound changed (pad 1,
     # and pad 2, whose "category:kick" now takes the kick pad 1 had)
     def pads():
         return {p["pad"]: (p.get("sample_id"), p["card_name"])
@@ -138,10 +138,12 @@ def test_mounting_a_card_writes_the_kits_and_ingests_exports_once(daemon_env, ca
     assert moved == [1, 2] and new[1][1] == f"01_{spare}.WAV" and new[2][1] == "02" + old[1][1][2:]
     r = env.cli("sync", "--json")
     changed = json.loads(r.stdout)
-    assert changed["plan"]["write"] == [f"IMPORT/DRUMS/{new[pad][1]}" for pad in moved]
-    assert sorted(changed["plan"]["remove"]) == sorted(f"IMPORT/DRUMS/{old[pad][1]}" for pad in moved
-                                                       if old[pad][1] != new[pad][1])
-    assert changed["kept"] == 32 - len(moved)
+    # pad 1's new kick is written; pad 1's old kick is renamed to pad 2, not rendered again; pad 2's
+    # old sound goes
+    assert changed["plan"]["write"] == [f"IMPORT/DRUMS/{new[1][1]}"]
+    assert changed["plan"]["move"] == [[f"IMPORT/DRUMS/{old[1][1]}", f"IMPORT/DRUMS/{new[2][1]}"]]
+    assert changed["plan"]["remove"] == [f"IMPORT/DRUMS/{old[2][1]}"]
+    assert (changed["written"], changed["moved"], changed["removed"], changed["kept"]) == (1, 1, 1, 30)
     assert_card_consistent(card.path)
     assert {p: p.read_bytes() for p in before} == before
 
@@ -285,6 +287,39 @@ def test_a_users_file_where_a_pad_goes_is_left_alone_and_not_rendered_again_each
     fourth = Card(card.path).sync(kits)
     assert fourth.written == 1 and fourth.error is None
     assert Card(card.path).manifest()["users"] == {}
+    assert_card_consistent(card.path)
+
+
+def test_one_new_sample_shifts_the_newest_kit_by_renames_not_rewrites(daemon_env, card, tmp_path):
+    """The NEW kit is the 16 newest samples: one more moves every pad down by one. The sounds
+    already on the card are renamed to their new pads; only the new one is rendered and written."""
+    from sp404d import config
+    from sp404d.cli_library import library
+    from sp404d.kits import resolve
+
+    env = daemon_env
+    drum_library(tmp_path / "Lib")
+    assert env.cli("import", str(tmp_path / "Lib")).returncode == 0
+    cfg = config.load(env.config)
+
+    def kits():
+        with library(cfg).connection_context():
+            return resolve.all_pads(cfg.kits)
+    card.mount()
+    card.layout()
+    assert Card(card.path).sync(kits()).written == 32
+    before = {p.name[3:]: xxhash.xxh3_128_hexdigest(p.read_bytes()) for p in (card.path / "IMPORT" / "NEW").iterdir()}
+    time.sleep(1.1)  # a newer "added" than every sample so far
+    write(tmp_path / "More" / "zz_new_hit.wav", hit(4242, 0.3))
+    assert env.cli("import", str(tmp_path / "More")).returncode == 0
+    report = Card(card.path).sync(kits())
+    new = lambda rels: [r for r in rels if r.startswith("IMPORT/NEW/")]  # noqa: E731
+    assert len(new([w.rel for w in report.plan.write])) == 1 and len(new(report.plan.remove)) == 1
+    assert len([1 for old, w in report.plan.move if w.rel.startswith("IMPORT/NEW/")]) == 15
+    assert report.error is None and report.moved >= 15
+    after = {p.name[3:]: xxhash.xxh3_128_hexdigest(p.read_bytes()) for p in (card.path / "IMPORT" / "NEW").iterdir()}
+    assert sorted(p.name[:2] for p in (card.path / "IMPORT" / "NEW").iterdir()) == [f"{i:02d}" for i in range(1, 17)]
+    assert sum(after.get(name) == digest for name, digest in before.items()) == 15  # same bytes, new pad
     assert_card_consistent(card.path)
 
 

@@ -107,6 +107,33 @@ def test_plan_writes_keeps_replaces_removes_only_what_it_wrote():
     assert plan([want("IMPORT/K/01_A.wav")], done, {"IMPORT/K/01_A.wav": (10, "h1")}).write  # case change: rename
 
 
+def test_a_sound_that_changed_pads_is_moved_not_written_again():
+    manifest = {"IMPORT/K/01_a.WAV": {"sample": 1, "pcm": "p1", "size": 10, "hash": "h1"},
+                "IMPORT/K/02_b.WAV": {"sample": 2, "pcm": "p2", "size": 10, "hash": "h2"},
+                "IMPORT/K/03_c.WAV": {"sample": 3, "pcm": "p3", "size": 10, "hash": "h3"}}
+    on_card = {"IMPORT/K/01_a.WAV": (10, "h1"), "IMPORT/K/02_b.WAV": (10, "h2"), "IMPORT/K/03_c.WAV": (10, "h3"),
+               "IMPORT/K/01_n.WAV": None, "IMPORT/K/02_a.WAV": None, "IMPORT/K/03_b.WAV": None}
+    # a newest-first kit after one new sample: every sound moves down a pad, the last one drops off
+    wants = [want("IMPORT/K/01_n.WAV", 9, "p9"), want("IMPORT/K/02_a.WAV", 1, "p1"), want("IMPORT/K/03_b.WAV", 2, "p2")]
+    p = plan(wants, manifest, on_card)
+    assert [w.rel for w in p.write] == ["IMPORT/K/01_n.WAV"]
+    assert [(old, w.rel) for old, w in p.move] == [("IMPORT/K/01_a.WAV", "IMPORT/K/02_a.WAV"),
+                                                   ("IMPORT/K/02_b.WAV", "IMPORT/K/03_b.WAV")]
+    assert p.remove == ["IMPORT/K/03_c.WAV"] and p.changes == 4
+    # only a file that is exactly what we wrote moves: not one the user changed, nor one mid-write
+    changed = {**on_card, "IMPORT/K/01_a.WAV": (11, "user")}
+    assert [old for old, _ in plan(wants, manifest, changed).move] == ["IMPORT/K/02_b.WAV"]
+    pending = {**manifest, "IMPORT/K/02_b.WAV": {**manifest["IMPORT/K/02_b.WAV"], "pending": True}}
+    assert [old for old, _ in plan(wants, pending, on_card).move] == ["IMPORT/K/01_a.WAV"]
+    # pulled mid-move: before the rename the old file moves again; after it, the new one (ours by its
+    # hash, still marked pending) is written again and the old path is forgotten
+    marked = {**manifest, "IMPORT/K/02_a.WAV": {"sample": 1, "pcm": "p1", "size": 10, "hash": "h1", "pending": True}}
+    before = plan(wants[1:2], marked, {**on_card, "IMPORT/K/02_a.WAV": None})
+    assert [(old, w.rel) for old, w in before.move] == [("IMPORT/K/01_a.WAV", "IMPORT/K/02_a.WAV")]
+    after = plan(wants[1:2], marked, {**on_card, "IMPORT/K/01_a.WAV": None, "IMPORT/K/02_a.WAV": (10, "h1")})
+    assert [w.rel for w in after.write] == ["IMPORT/K/02_a.WAV"] and "IMPORT/K/01_a.WAV" in after.forget
+
+
 def test_a_card_is_known_by_its_top_level_only():
     assert detect.is_sp404_card({"IMPORT", "EXPORT"}) and detect.is_sp404_card({"import", "Bkup"})
     assert detect.is_sp404_card({"SP404MKII_APP_V500.BIN"})

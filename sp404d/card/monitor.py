@@ -144,8 +144,8 @@ class CardMonitor:
             except (CardError, OSError) as e:
                 report = {"card": path, "error": str(e), "finished_at": time.time()}
         if not dry_run:
-            log.info("card synced", card=path, written=report.get("written"), removed=report.get("removed"),
-                     error=report.get("error"))
+            log.info("card synced", card=path, written=report.get("written"), moved=report.get("moved"),
+                     removed=report.get("removed"), error=report.get("error"))
             with self._lock:
                 if path in self.cards:
                     self.cards[path]["last_sync"] = report

@@ -24,6 +24,7 @@ class Want:
 @dataclass
 class Plan:
     write: list[Want] = field(default_factory=list)
+    move: list[tuple[str, Want]] = field(default_factory=list)  # (rel now, want): a sound that changed pads
     keep: list[str] = field(default_factory=list)
     remove: list[str] = field(default_factory=list)     # ours, no longer in any kit
     forget: list[str] = field(default_factory=list)     # in the manifest, but gone or changed by the user
@@ -31,7 +32,7 @@ class Plan:
 
     @property
     def changes(self) -> int:
-        return len(self.write) + len(self.remove)
+        return len(self.write) + len(self.move) + len(self.remove)
 
 
 def ours(entry: dict | None, on_card: tuple[int, str] | None) -> bool:
@@ -66,4 +67,22 @@ def plan(wants: list[Want], manifest: dict[str, dict], on_card: dict[str, tuple[
             continue
         present = card.get(key)
         (p.remove if ours(entry, present) else p.forget).append(rel)
+    _moves(p, m, card)
     return p
+
+
+def _moves(p: Plan, m: dict, card: dict) -> None:
+    """A sound that only changed pads (a rule kit's order shifted by one new sample) is renamed on
+    the card, not rendered and written again: pair each write to a free path with a file to be
+    removed that holds exactly what we wrote of that sound."""
+    spare: dict[str, list[str]] = {}
+    for rel in p.remove:
+        entry = m[rel.upper()][1]
+        if not entry.get("pending") and card.get(rel.upper()) == (entry.get("size"), entry.get("hash")):
+            spare.setdefault(entry.get("pcm"), []).append(rel)
+    for w in list(p.write):
+        if card.get(w.rel.upper()) is None and spare.get(w.pcm_hash):
+            old = spare[w.pcm_hash].pop(0)
+            p.write.remove(w)
+            p.remove.remove(old)
+            p.move.append((old, w))

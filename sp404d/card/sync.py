@@ -6,7 +6,8 @@ ever holds whole files. The manifest (SP404D/manifest-[ab].json, see manifest.py
 pending before it starts and records it after, so a sync cut short is completed by the next one,
 and a file is only ever replaced or removed while its content is what sp404d wrote. A file at a
 pad's path that the manifest does not know is adopted only if it is byte for byte what sp404d
-would write there (a write whose manifest update the pull lost).
+would write there (a write whose manifest update the pull lost). A sound that only changed pads is
+renamed, not written again (plan.py pairs them).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class Report:
     card: str
     plan: Plan
     written: int = 0
+    moved: int = 0
     removed: int = 0
     bytes_written: int = 0
     empty_pads: dict = field(default_factory=dict)   # kit -> [pad, ...]
@@ -48,11 +50,13 @@ class Report:
     error: str | None = None
 
     def as_dict(self) -> dict:
-        return {"card": self.card, "written": self.written, "removed": self.removed, "kept": len(self.plan.keep),
+        return {"card": self.card, "written": self.written, "moved": self.moved, "removed": self.removed, "kept": len(self.plan.keep),
                 "blocked": self.plan.blocked, "bytes_written": self.bytes_written, "empty_pads": self.empty_pads,
-                "pending": [w.rel for w in self.plan.write][self.written:] if self.error else [],
+                "pending": ([w.rel for _, w in self.plan.move][self.moved:] + [w.rel for w in self.plan.write][self.written:]
+                            if self.error else []),
                 "finished_at": self.finished_at, "error": self.error,
-                "plan": {"write": [w.rel for w in self.plan.write], "remove": self.plan.remove,
+                "plan": {"write": [w.rel for w in self.plan.write], "move": [[rel, w.rel] for rel, w in self.plan.move],
+                         "remove": self.plan.remove,
                          "keep": self.plan.keep, "forget": self.plan.forget}}
 
 
@@ -236,6 +240,9 @@ class Card:
             self._guard()
             for folder in ("IMPORT", OWN, TMP):
                 self._mkdir(folder)
+            for rel, w in p.move:
+                self._move(rel, w, manifest)
+                report.moved += 1
             for w in p.write:
                 if stop():
                     raise CardError("sync stopped")
@@ -247,10 +254,8 @@ class Card:
                 present = on_card.get(w.rel)
                 manifest["files"][w.rel] = {**entry, "pending": True,
                                             "previous_hash": present[1] if old and present else None}
-                folder = os.path.dirname(w.rel)
                 self._guard()
-                if self._mkdir(folder):
-                    manifest["folders"].append(os.path.basename(folder))
+                self._kit_folder(w.rel, manifest)
                 self.save(manifest)
                 self._guard()
                 self._write_atomic(w.rel, data, tmp_dir=TMP)
@@ -273,6 +278,28 @@ class Card:
                 report.error = report.error or f"the card went away: {e}"
         report.finished_at = time.time()
         return report
+
+    def _kit_folder(self, rel: str, manifest: dict) -> None:
+        folder = os.path.dirname(rel)
+        if self._mkdir(folder):
+            manifest["folders"].append(os.path.basename(folder))
+
+    def _move(self, rel: str, w: Want, manifest: dict) -> None:
+        """Rename a file we wrote to the pad its sound moved to. Marked pending first, as a write
+        is: a pull before the rename leaves the old file (ours, moved next time); after it, the new
+        one (ours by its hash, rewritten next time since the mark is still there)."""
+        was = manifest["files"][rel]
+        entry = _entry(w, was["size"], was["hash"])
+        self._guard()
+        self._kit_folder(w.rel, manifest)
+        manifest["files"][w.rel] = {**entry, "pending": True, "previous_hash": None}
+        self.save(manifest)
+        self._guard()
+        os.rename(rel, w.rel, src_dir_fd=self._fd, dst_dir_fd=self._fd)
+        for folder in {os.path.dirname(rel), os.path.dirname(w.rel)}:
+            self._fsync_dir(folder)
+        manifest["files"].pop(rel)
+        manifest["files"][w.rel] = entry
 
     def _adopt(self, p: Plan, wants: list[Want], on_card: dict, manifest: dict) -> bool:
         """A file at a pad's path that the manifest does not know is ours if it is exactly what we

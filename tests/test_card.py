@@ -323,6 +323,56 @@ def test_one_new_sample_shifts_the_newest_kit_by_renames_not_rewrites(daemon_env
     assert_card_consistent(card.path)
 
 
+@pytest.mark.parametrize("phase", ["after-mark", "after-rename"])
+def test_a_card_pulled_mid_move_is_consistent_and_the_next_sync_completes(daemon_env, card, tmp_path, phase):
+    """Pulled right after the third move was marked pending on the card (the rename not done), or
+    right after its rename (the manifest not yet saved): both leave whole files only, and the next
+    sync finishes the kit."""
+    from sp404d import config
+    from sp404d.cli_library import library
+    from sp404d.kits import resolve
+
+    env = daemon_env
+    drum_library(tmp_path / "Lib")
+    assert env.cli("import", str(tmp_path / "Lib")).returncode == 0
+    cfg = config.load(env.config)
+
+    def kits():
+        with library(cfg).connection_context():
+            return resolve.all_pads(cfg.kits)
+    card.mount()
+    card.layout()
+    assert Card(card.path).sync(kits()).written == 32
+    time.sleep(1.1)
+    write(tmp_path / "More" / "zz_new_hit.wav", hit(4242, 0.3))
+    assert env.cli("import", str(tmp_path / "More")).returncode == 0
+
+    class PulledMidMove(Card):
+        moves = 0
+
+        def save(self, manifest: dict) -> None:
+            super().save(manifest)
+            if phase == "after-mark" and self.moves == 3:
+                card.pull()
+
+        def _move(self, rel, w, manifest) -> None:
+            self.moves += 1
+            super()._move(rel, w, manifest)
+            if phase == "after-rename" and self.moves == 3:
+                card.pull()
+
+    report = PulledMidMove(card.path).sync(kits())
+    assert report.error and report.moved == (2 if phase == "after-mark" else 3), report.as_dict()
+    card.check()
+    card.mount()
+    assert_card_consistent(card.path)
+    done = Card(card.path).sync(kits())
+    assert done.error is None, done.as_dict()
+    manifest = assert_card_consistent(card.path)
+    assert len(manifest["files"]) == 32 and not any(e.get("pending") for e in manifest["files"].values())
+    assert sorted(p.name[:2] for p in (card.path / "IMPORT" / "NEW").iterdir()) == [f"{i:02d}" for i in range(1, 17)]
+
+
 def test_a_full_card_stops_the_sync_with_a_clear_message_and_stays_consistent(daemon_env, tmp_path):
     env = daemon_env
     drum_library(tmp_path / "Lib", seconds=2.0)

@@ -9,8 +9,9 @@
   dev corpus: how many wrongly get a BPM.
 - Category on the dev corpus (truth from Hydrogen kit files and LMMS folders, see corpus_truth.py),
   names hidden and names shown, with the confusion matrix. The shipped audio model was trained on
-  this corpus, so those figures are in-sample; --held-out adds both again with, for each kit or
-  folder, a model trained without it (what a user's own kits get).
+  this corpus, so those figures are in-sample; --held-out adds both again with, for each kit (or
+  LMMS instrument family, see corpus_truth.group_of), a model trained without it (what a user's own
+  kits get).
 """
 
 from __future__ import annotations
@@ -133,7 +134,7 @@ def one_shots(corpus: Path | None, pool: Pool, tmp: Path, truth: dict) -> None:
 
 
 def held_out_models(corpus: Path, tmp: Path, groups_wanted: set[str]) -> dict[str, dict]:
-    """For each kit or folder, the category model trained as train_category.py trains it, without it."""
+    """For each held-out group (corpus_truth.group_of: a kit, or an LMMS instrument family), the category model trained as train_category.py trains it, without it."""
     import json
 
     import numpy as np

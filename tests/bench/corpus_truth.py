@@ -9,6 +9,7 @@ closed?), are left out of the truth.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -70,8 +71,13 @@ def truth(corpus: Path) -> dict[str, str]:
 
 
 def group_of(path: str) -> str:
-    """The kit or folder a file came from: cross-validation holds out whole groups."""
+    """What cross-validation holds out whole: a Hydrogen kit (its instruments share a player, a
+    room and a recording chain), or in the LMMS set, whose folders gather unrelated instruments by
+    kind, one instrument family (the name without its number: all of "space_strings01..03").
+    Holding out a whole LMMS folder would hold out every pad, or every bass, there is."""
     p = Path(path)
+    if p.parent.parent.name == "lmms":
+        return f"lmms/{p.parent.name}/{re.sub(r'[0-9_]+$', '', p.stem)}"
     return f"{p.parent.parent.name}/{p.parent.name}"
 
 

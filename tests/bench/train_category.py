@@ -4,8 +4,9 @@ sp404d/analysis/category_model.json (benchmark tooling, not a test).
     python tests/bench/train_category.py CORPUS [--write]
 
 Labels come from corpus_truth (Hydrogen instrument names, LMMS folders), never from the file
-names the classifier will later be blind to. Cross-validation holds out whole kits (GroupKFold),
-so the printed accuracy is that of a kit the model has never heard.
+names the classifier will later be blind to. Cross-validation holds out whole kits, or in the LMMS
+set whole instrument families (GroupKFold over corpus_truth.group_of), so the printed accuracy is
+that of a kit the model has never heard.
 """
 
 from __future__ import annotations
@@ -110,7 +111,7 @@ def main() -> None:
     x, y, groups, paths = dataset(args.corpus, Path(tmp) / "synthetic" / "tonal")
     corpus_only = np.array([not p.startswith(tmp) for p in paths])
     print(f"{len(y)} labelled one-shots ({corpus_only.sum()} from the corpus, {(~corpus_only).sum()} synthetic), "
-          f"{len(set(groups))} kits/folders, {len(set(y))} categories")
+          f"{len(set(groups))} kits or instrument families, {len(set(y))} categories")
     best = None
     for c_value in (0.01, 0.03, 0.1, 0.3, 1.0):
         _, predicted = cross_validate(x, y, groups, c_value)

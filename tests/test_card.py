@@ -233,7 +233,7 @@ def test_a_pull_between_the_check_and_the_write_still_writes_nothing_onto_the_co
         asked.append(1)
         if len(asked) == 3:
             card.pull()
-            card.path.mkdir()  # the bare mount point, where a path would now lead
+            card.path.mkdir(exist_ok=True)  # the bare mount point, where a path would now lead
         return False
 
     report = Unchecked(card.path).sync(kits, stop=pull_on_the_third_pad)

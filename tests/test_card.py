@@ -205,6 +205,30 @@ def test_a_card_pulled_during_sync_never_holds_a_partial_file(daemon_env, card, 
     assert interrupted >= 5  # most pulls really cut a sync short
 
 
+def test_a_mounted_card_follows_the_library_without_being_asked(daemon_env, card, tmp_path):
+    env = daemon_env
+    drum_library(env.drop)
+    card_config(env, card)
+    env.start()
+    env.wait_idle(len(NAMES))
+    card.mount()
+    card.layout()
+    assert last_sync(env, card.path)["written"] == 32
+    time.sleep(1.1)  # a newer "added" than every sample so far
+    write(env.drop / "zz_new_hit.wav", hit(4242, 0.3))
+    new_kit = card.path / "IMPORT" / "NEW"
+    wait_until(lambda: any("zz_new_hit" in p.name for p in new_kit.iterdir()), 60,
+               what="the new sample to reach the mounted card")
+    sync = last_sync(env, card.path)
+    assert sync["error"] is None and sync["moved"] >= 15  # the NEW kit shifted by renames
+    assert sorted(p.name[:2] for p in new_kit.iterdir()) == [f"{i:02d}" for i in range(1, 17)]
+    assert_card_consistent(card.path)
+    # with nothing new the card is left alone
+    settled = last_sync(env, card.path)["finished_at"]
+    time.sleep(2)
+    assert last_sync(env, card.path)["finished_at"] == settled
+
+
 def test_a_pull_between_the_check_and_the_write_still_writes_nothing_onto_the_computer(daemon_env, card, tmp_path):
     """The race a CI run caught: the card is pulled after the sync checked it was there and before
     the write. The mount point is left as a plain folder of the computer's disk (as with an fstab

@@ -3,6 +3,8 @@ exported and write the kits to it; when a volume named in ingest_labels appears,
 
 The mount roots are watched (not recursively) and also checked every `poll_seconds`: an event only
 says "look now", and a mount point is often created a moment before the volume is mounted on it.
+While a card stays mounted, the kits follow the library: once the library has changed since the
+card's last sync (the writer committed) and the daemon is idle again, the card is synced again.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class CardMonitor:
         self.engine = engine
         self.cards: dict[str, dict] = {}      # mount path -> what status shows
         self._mounted: dict[str, int] = {}    # mount path -> st_dev, to notice a remount
+        self._synced_at: dict[str, int] = {}  # mount path -> the writer's commit count its last sync saw
         self._lock = threading.Lock()
         self._sync_lock = threading.Lock()    # one sync at a time
         self._wake = threading.Event()
@@ -90,6 +93,7 @@ class CardMonitor:
         for path in list(self._mounted):
             if path not in now:
                 del self._mounted[path]
+                self._synced_at.pop(path, None)
                 with self._lock:
                     if path in self.cards:
                         self.cards[path]["mounted"] = False
@@ -112,6 +116,17 @@ class CardMonitor:
                 while job is not None and not self._stop.is_set():
                     if self.engine.progress.wait_job(job, 1.0):
                         break
+                self.sync(path)
+        self._follow_library()
+
+    def _follow_library(self) -> None:
+        """Sync a mounted card again when the library changed since its last sync, once the daemon
+        is idle (not after every file of a big drop)."""
+        commits = self.engine.writer.transactions
+        stale = [path for path, seen in list(self._synced_at.items()) if seen != commits and path in self._mounted]
+        if stale and self.engine.state() == "idle":
+            for path in stale:
+                log.info("the library changed while the card is mounted: syncing again", card=path)
                 self.sync(path)
 
     def _ingest(self, volume: detect.Volume):
@@ -137,6 +152,7 @@ class CardMonitor:
 
     def sync(self, path: str, dry_run: bool = False) -> dict:
         with self._sync_lock:
+            commits = self.engine.writer.transactions  # before the kits are read: a later change syncs again
             with self.engine.db.connection_context():
                 kits = resolve.all_pads(self.config.kits)
             try:
@@ -144,6 +160,7 @@ class CardMonitor:
             except (CardError, OSError) as e:
                 report = {"card": path, "error": str(e), "finished_at": time.time()}
         if not dry_run:
+            self._synced_at[path] = commits
             log.info("card synced", card=path, written=report.get("written"), moved=report.get("moved"),
                      removed=report.get("removed"), error=report.get("error"))
             with self._lock:

@@ -132,12 +132,16 @@ def test_mounting_a_card_writes_the_kits_and_ingests_exports_once(daemon_env, ca
     old = pads()
     spare = next(k for k in ("kick_01", "kick_02", "kick_03")
                  if old[1][1] != f"01_{k}.WAV" and old[2][1] != f"02_{k}.WAV")
+    t = time.time()
     assert env.cli("kit", "pin", "DRUMS", "1", str(env.drop / "Drums" / f"{spare}.wav")).returncode == 0
     new = pads()
     moved = sorted(pad for pad in new if new[pad] != old[pad])
     assert moved == [1, 2] and new[1][1] == f"01_{spare}.WAV" and new[2][1] == "02" + old[1][1][2:]
-    r = env.cli("sync", "--json")
-    changed = json.loads(r.stdout)
+
+    def synced_the_pin():  # the card is still mounted: the daemon syncs it again by itself
+        s = last_sync(env, card.path)
+        return s if s["finished_at"] > t and (s["written"] or s["moved"] or s["removed"]) else None
+    changed = wait_until(synced_the_pin, 60, interval=0.2, what="the pin to reach the mounted card")
     # pad 1's new kick is written; pad 1's old kick is renamed to pad 2, not rendered again; pad 2's
     # old sound goes
     assert changed["plan"]["write"] == [f"IMPORT/DRUMS/{new[1][1]}"]

@@ -8,6 +8,7 @@ import sqlite3
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from sp404d import paths
 from sp404d.config import Config
 
 MB = 1 << 20
@@ -22,7 +23,7 @@ class Check:
 
 
 def run(cfg: Config) -> list[Check]:
-    checks = [Check("config", "ok", "read from " + " + ".join(cfg.source))]
+    checks = [_config(cfg)]
     checks += _watch_folders(cfg)
     checks.append(_inotify(cfg))
     checks.append(Check("ffmpeg", "ok", shutil.which("ffmpeg")) if shutil.which("ffmpeg") else
@@ -32,6 +33,17 @@ def run(cfg: Config) -> list[Check]:
     checks += _library(cfg)
     checks += _cards(cfg)
     return checks
+
+
+def _config(cfg: Config) -> Check:
+    """A config file of another name in the config folder is read by nobody: say so."""
+    expected = paths.config_file()
+    if len(cfg.source) == 1 and expected.parent.is_dir():
+        others = sorted(p.name for p in expected.parent.glob("*.toml") if p.name != expected.name)
+        if others:
+            return Check("config", "warn", f"read from packaged defaults; {expected.parent} has {', '.join(others)}, "
+                         f"which is not read", f"rename it to {expected}")
+    return Check("config", "ok", "read from " + " + ".join(cfg.source))
 
 
 def _watch_folders(cfg: Config) -> list[Check]:

@@ -81,6 +81,28 @@ def test_doctor_on_a_healthy_and_a_broken_setup(daemon_env, tmp_path):
     assert r.returncode == 1 and "FAIL  library" in r.stdout and "fix:" in r.stdout
 
 
+def test_doctor_points_at_a_config_file_of_the_wrong_name(tmp_path):
+    """The user wrote ~/.config/sp404d/config.toml; sp404d reads sp404d.toml there."""
+    home = tmp_path / "home"
+    folder = home / ".config" / "sp404d"
+    folder.mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if k != "SP404D_CONFIG"}
+    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), XDG_DATA_HOME=str(home / ".local/share"),
+               XDG_RUNTIME_DIR=str(tmp_path / "run"))
+
+    def config_check() -> dict:
+        r = subprocess.run([sys.executable, "-m", "sp404d", "doctor", "--json"], capture_output=True, text=True,
+                           env=env, timeout=60)
+        return next(c for c in json.loads(r.stdout) if c["name"] == "config")
+    assert config_check()["status"] == "ok"
+    (folder / "config.toml").write_text('[watch]\nfolders = ["~/Samples"]\n')
+    check = config_check()
+    assert check["status"] == "warn" and "config.toml" in check["detail"] and check["fix"].endswith("sp404d.toml")
+    (folder / "config.toml").rename(folder / "sp404d.toml")
+    check = config_check()
+    assert check["status"] == "ok" and check["detail"].endswith(str(folder / "sp404d.toml"))
+
+
 def test_bad_config_and_unknown_commands_are_one_line(daemon_env):
     env = daemon_env
     good = env.config.read_text()

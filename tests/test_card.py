@@ -227,8 +227,12 @@ def test_a_mounted_card_follows_the_library_without_being_asked(daemon_env, card
     assert sync["error"] is None and sync["moved"] >= 15  # the NEW kit shifted by renames
     assert sorted(p.name[:2] for p in new_kit.iterdir()) == [f"{i:02d}" for i in range(1, 17)]
     assert_card_consistent(card.path)
-    # with nothing new the card is left alone
+    # with nothing new, or a change that moves no pad (a file that fails), the card is left alone
     settled = last_sync(env, card.path)["finished_at"]
+    time.sleep(2)
+    assert last_sync(env, card.path)["finished_at"] == settled
+    (env.drop / "broken.wav").write_text("not audio")
+    wait_until(lambda: env.status()["totals"]["failed"] == 1, 30, what="the broken file to be recorded as failed")
     time.sleep(2)
     assert last_sync(env, card.path)["finished_at"] == settled
 

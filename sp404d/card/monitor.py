@@ -4,7 +4,8 @@ exported and write the kits to it; when a volume named in ingest_labels appears,
 The mount roots are watched (not recursively) and also checked every `poll_seconds`: an event only
 says "look now", and a mount point is often created a moment before the volume is mounted on it.
 While a card stays mounted, the kits follow the library: once the library has changed since the
-card's last sync (the writer committed) and the daemon is idle again, the card is synced again.
+card's last sync (the writer committed) and the daemon is idle again, the kits are resolved again,
+and the card is synced if any pad's sound or name changed.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from watchdog.observers import Observer
 
 from sp404d import logs
 from sp404d.card import detect
-from sp404d.card.sync import Card, CardError
+from sp404d.card.sync import Card, CardError, wants_for
 from sp404d.kits import resolve
 from sp404d.library import commands as c
 
@@ -47,6 +48,7 @@ class CardMonitor:
         self.cards: dict[str, dict] = {}      # mount path -> what status shows
         self._mounted: dict[str, int] = {}    # mount path -> st_dev, to notice a remount
         self._synced_at: dict[str, int] = {}  # mount path -> the writer's commit count its last sync saw
+        self._synced_pads: dict[str, tuple | None] = {}  # mount path -> the pads its last good sync wrote
         self._lock = threading.Lock()
         self._sync_lock = threading.Lock()    # one sync at a time
         self._wake = threading.Event()
@@ -94,6 +96,7 @@ class CardMonitor:
             if path not in now:
                 del self._mounted[path]
                 self._synced_at.pop(path, None)
+                self._synced_pads.pop(path, None)
                 with self._lock:
                     if path in self.cards:
                         self.cards[path]["mounted"] = False
@@ -126,8 +129,7 @@ class CardMonitor:
         stale = [path for path, seen in list(self._synced_at.items()) if seen != commits and path in self._mounted]
         if stale and self.engine.state() == "idle":
             for path in stale:
-                log.info("the library changed while the card is mounted: syncing again", card=path)
-                self.sync(path)
+                self.sync(path, only_if_kits_changed=True)
 
     def _ingest(self, volume: detect.Volume):
         """Start ingesting what the volume brings; returns the job (None if nothing to ingest)."""
@@ -150,17 +152,27 @@ class CardMonitor:
             self.cards[str(volume.path)]["ingest_job"] = job.id
         return job
 
-    def sync(self, path: str, dry_run: bool = False) -> dict:
+    def sync(self, path: str, dry_run: bool = False, only_if_kits_changed: bool = False) -> dict | None:
+        """Sync the kits to the card at `path`. With only_if_kits_changed, a library change that
+        leaves every pad's sound where it was (a failed file, a re-analysis) does not touch the
+        card: reading back every pad file of a slow SD card costs seconds."""
         with self._sync_lock:
             commits = self.engine.writer.transactions  # before the kits are read: a later change syncs again
             with self.engine.db.connection_context():
                 kits = resolve.all_pads(self.config.kits)
+            pads = tuple((w.rel, w.pcm_hash) for w in wants_for(kits)[0])
+            if only_if_kits_changed and self._synced_pads.get(path) == pads:
+                self._synced_at[path] = commits
+                return None
+            if only_if_kits_changed:
+                log.info("the kits changed while the card is mounted: syncing again", card=path)
             try:
                 report = Card(Path(path)).sync(kits, dry_run=dry_run, stop=self._stop.is_set).as_dict()
             except (CardError, OSError) as e:
                 report = {"card": path, "error": str(e), "finished_at": time.time()}
         if not dry_run:
             self._synced_at[path] = commits
+            self._synced_pads[path] = None if report.get("error") else pads  # a failed sync is tried again
             log.info("card synced", card=path, written=report.get("written"), moved=report.get("moved"),
                      removed=report.get("removed"), error=report.get("error"))
             with self._lock:

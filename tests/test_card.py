@@ -221,10 +221,13 @@ def test_a_mounted_card_follows_the_library_without_being_asked(daemon_env, card
     time.sleep(1.1)  # a newer "added" than every sample so far
     write(env.drop / "zz_new_hit.wav", hit(4242, 0.3))
     new_kit = card.path / "IMPORT" / "NEW"
-    wait_until(lambda: any("zz_new_hit" in p.name for p in new_kit.iterdir()), 60,
-               what="the new sample to reach the mounted card")
-    sync = last_sync(env, card.path)
+
+    def synced_the_new_sample():  # the report, not the file: the file is there before the sync ends
+        s = last_sync(env, card.path)
+        return s if any("zz_new_hit" in rel for rel in s.get("plan", {}).get("write", [])) else None
+    sync = wait_until(synced_the_new_sample, 60, interval=0.2, what="the new sample to reach the mounted card")
     assert sync["error"] is None and sync["moved"] >= 15  # the NEW kit shifted by renames
+    assert any("zz_new_hit" in p.name for p in new_kit.iterdir())
     assert sorted(p.name[:2] for p in new_kit.iterdir()) == [f"{i:02d}" for i in range(1, 17)]
     assert_card_consistent(card.path)
     # with nothing new, or a change that moves no pad (a file that fails), the card is left alone

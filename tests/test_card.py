@@ -87,9 +87,7 @@ def test_mounting_a_card_writes_the_kits_and_ingests_exports_once(daemon_env, ca
     env = daemon_env
     drum_library(env.drop)
     card_config(env, card)
-    env.start()
-    env.wait_idle(len(NAMES))
-
+    # the card arrives with the device's exports and the user's own files already on it
     card.mount()
     card.layout()
     mine = card.path / "IMPORT" / "MY KIT" / "handmade.wav"
@@ -100,7 +98,11 @@ def test_mounting_a_card_writes_the_kits_and_ingests_exports_once(daemon_env, ca
     exported = write(card.path / "EXPORT" / "SMPL0001.WAV", hit(77, 0.5))
     write(card.path / "EXPORT" / "PROJECT" / "PROJECT_01" / "PTN.WAV", hit(78, 0.5))
     before = {p: p.read_bytes() for p in (mine, readme)}
+    card.unmount()
+    env.start()
+    env.wait_idle(len(NAMES))
 
+    card.mount()
     sync = last_sync(env, card.path)
     assert sync["error"] is None and sync["written"] == 32 and sync["empty_pads"] == {}
     manifest = assert_card_consistent(card.path)

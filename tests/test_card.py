@@ -60,6 +60,29 @@ def assert_card_consistent(card: Path) -> dict:
     return manifest
 
 
+def imported_kits(env, tmp_path: Path):
+    """Import the drum library (no daemon) and return a reader of its kits, as `sp404d sync` reads them."""
+    from sp404d import config
+    from sp404d.cli_library import library
+    from sp404d.kits import resolve
+
+    drum_library(tmp_path / "Lib")
+    assert env.cli("import", str(tmp_path / "Lib")).returncode == 0
+    cfg = config.load(env.config)
+
+    def kits() -> list:
+        with library(cfg).connection_context():
+            return resolve.all_pads(cfg.kits)
+    return kits
+
+
+def one_more_sample(env, tmp_path: Path) -> None:
+    """A sample newer than every other: the NEW kit shifts by one pad."""
+    time.sleep(1.1)  # a newer "added" than every sample so far
+    write(tmp_path / "More" / "zz_new_hit.wav", hit(4242, 0.3))
+    assert env.cli("import", str(tmp_path / "More")).returncode == 0
+
+
 @pytest.fixture
 def card(tmp_path):
     c = fat.FatCard(tmp_path / "cardspace")
@@ -247,16 +270,8 @@ def test_a_pull_between_the_check_and_the_write_still_writes_nothing_onto_the_co
     the write. The mount point is left as a plain folder of the computer's disk (as with an fstab
     mount point); every change goes through a descriptor of the card opened at the start, so it
     fails instead of landing there. The check is switched off here to open the window wide."""
-    from sp404d import config
-    from sp404d.cli_library import library
-    from sp404d.kits import resolve
-
     env = daemon_env
-    drum_library(tmp_path / "Lib")
-    assert env.cli("import", str(tmp_path / "Lib")).returncode == 0
-    cfg = config.load(env.config)
-    with library(cfg).connection_context():
-        kits = resolve.all_pads(cfg.kits)
+    kits = imported_kits(env, tmp_path)()
     card.mount()
     card.layout()
 
@@ -287,17 +302,10 @@ def test_a_pull_between_the_check_and_the_write_still_writes_nothing_onto_the_co
 
 def test_a_users_file_where_a_pad_goes_is_left_alone_and_not_rendered_again_each_sync(daemon_env, card, tmp_path,
                                                                                     monkeypatch):
-    from sp404d import config
     from sp404d.card import sync as card_sync
-    from sp404d.cli_library import library
-    from sp404d.kits import resolve
 
     env = daemon_env
-    drum_library(tmp_path / "Lib")
-    assert env.cli("import", str(tmp_path / "Lib")).returncode == 0
-    cfg = config.load(env.config)
-    with library(cfg).connection_context():
-        kits = resolve.all_pads(cfg.kits)
+    kits = imported_kits(env, tmp_path)()
     card.mount()
     card.layout()
     assert Card(card.path).sync(kits).written == 32
@@ -330,25 +338,13 @@ def test_a_users_file_where_a_pad_goes_is_left_alone_and_not_rendered_again_each
 def test_one_new_sample_shifts_the_newest_kit_by_renames_not_rewrites(daemon_env, card, tmp_path):
     """The NEW kit is the 16 newest samples: one more moves every pad down by one. The sounds
     already on the card are renamed to their new pads; only the new one is rendered and written."""
-    from sp404d import config
-    from sp404d.cli_library import library
-    from sp404d.kits import resolve
-
     env = daemon_env
-    drum_library(tmp_path / "Lib")
-    assert env.cli("import", str(tmp_path / "Lib")).returncode == 0
-    cfg = config.load(env.config)
-
-    def kits():
-        with library(cfg).connection_context():
-            return resolve.all_pads(cfg.kits)
+    kits = imported_kits(env, tmp_path)
     card.mount()
     card.layout()
     assert Card(card.path).sync(kits()).written == 32
     before = {p.name[3:]: xxhash.xxh3_128_hexdigest(p.read_bytes()) for p in (card.path / "IMPORT" / "NEW").iterdir()}
-    time.sleep(1.1)  # a newer "added" than every sample so far
-    write(tmp_path / "More" / "zz_new_hit.wav", hit(4242, 0.3))
-    assert env.cli("import", str(tmp_path / "More")).returncode == 0
+    one_more_sample(env, tmp_path)
     report = Card(card.path).sync(kits())
     new = lambda rels: [r for r in rels if r.startswith("IMPORT/NEW/")]  # noqa: E731
     assert len(new([w.rel for w in report.plan.write])) == 1 and len(new(report.plan.remove)) == 1
@@ -365,24 +361,12 @@ def test_a_card_pulled_mid_move_is_consistent_and_the_next_sync_completes(daemon
     """Pulled right after the third move was marked pending on the card (the rename not done), or
     right after its rename (the manifest not yet saved): both leave whole files only, and the next
     sync finishes the kit."""
-    from sp404d import config
-    from sp404d.cli_library import library
-    from sp404d.kits import resolve
-
     env = daemon_env
-    drum_library(tmp_path / "Lib")
-    assert env.cli("import", str(tmp_path / "Lib")).returncode == 0
-    cfg = config.load(env.config)
-
-    def kits():
-        with library(cfg).connection_context():
-            return resolve.all_pads(cfg.kits)
+    kits = imported_kits(env, tmp_path)
     card.mount()
     card.layout()
     assert Card(card.path).sync(kits()).written == 32
-    time.sleep(1.1)
-    write(tmp_path / "More" / "zz_new_hit.wav", hit(4242, 0.3))
-    assert env.cli("import", str(tmp_path / "More")).returncode == 0
+    one_more_sample(env, tmp_path)
 
     class PulledMidMove(Card):
         moves = 0

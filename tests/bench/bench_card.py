@@ -45,8 +45,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="sp4card-") as tmp:
         tmp = Path(tmp)
         lib = tmp / "lib"
+        lib.mkdir()
         for i, f in enumerate(files):  # flat, numbered: names from different kits do not collide
-            lib.mkdir(exist_ok=True)
             shutil.copy(f, lib / f"{i:04d}_{f.name}")
         cfg = tmp / "sp404d.toml"
         cfg.write_text(f'[library]\npath = "{tmp}/library.db"\n[watch]\nfolders = ["{tmp}/drop"]\n'

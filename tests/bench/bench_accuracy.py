@@ -151,10 +151,13 @@ def held_out_models(corpus: Path, tmp: Path, groups_wanted: set[str]) -> dict[st
     return models
 
 
-def categories(truth: dict, pool: Pool, models: dict[str, dict] | None = None) -> None:
+def categories(truth: dict, pool: Pool, models: dict[str, dict] | None = None, aside: dict | None = None) -> None:
+    """Accuracy against `truth`; `aside` (labels from key-slot kit names, corpus_truth.slot_named)
+    is analysed too and reported on its own line, never mixed into the figures."""
     from corpus_truth import group_of
 
-    paths = sorted(truth)
+    aside = aside or {}
+    paths = sorted(truth) + sorted(aside)
     runs = [("names hidden", _blind, False), ("names shown", _named, True)]
     for label, fn, use_names in runs + ([(f"{label}, kit held out of the model", None, names)
                                           for label, _, names in runs] if models else []):
@@ -162,29 +165,39 @@ def categories(truth: dict, pool: Pool, models: dict[str, dict] | None = None) -
             results = pool.map(_with_model, [(p, models[group_of(p)], use_names) for p in paths], chunksize=8)
         else:
             results = pool.map(fn, paths, chunksize=8)
-        got = [r.get("category") for r in results]
-        want = [truth[p] for p in paths]
-        total = sum(g == w for g, w in zip(got, want))
-        print(f"\n== Category on the dev corpus, {label}: {pct(total, len(paths))}")
-        classes = sorted(set(want) | {g for g in got if g})
-        print(" " * 13 + " ".join(c[:5].rjust(5) for c in classes) + "  accuracy")
-        for c in sorted(set(want)):
-            row = [sum(1 for g, w in zip(got, want) if w == c and g == k) for k in classes]
-            n = sum(1 for w in want if w == c)
-            print(f"{c:>12} " + " ".join(str(v).rjust(5) for v in row) + f"  {pct(row[classes.index(c)], n)}")
-        if label.startswith("names shown"):
-            sources = collections.Counter(r.get("category_source") for r in results)
-            print("category sources:", dict(sources))
-            from sp404d.analysis import tags
+        total = report(label, paths[:len(truth)], results[:len(truth)], truth)
+        if aside:
+            agree = sum(r.get("category") == aside[p] for p, r in zip(paths[len(truth):], results[len(truth):]))
+            print(f"  key-slot kit names (not in the truth above): the category agrees with {pct(agree, len(aside))}; "
+                  f"counted in, the figure above would be {pct(agree + total, len(paths))}")
 
-            named = [tags.category_from_name(p, is_loop=r.get("kind") == "loop") is not None
-                     for p, r in zip(paths, results)]
-            for says, title in ((True, "the name or a folder names the instrument"), (False, "the names say nothing")):
-                pick = [g == w for g, w, n in zip(got, want, named) if n == says]
-                print(f"  files where {title}: {pct(sum(pick), len(pick))}")
-            for p, g, w, r in zip(paths, got, want, results):
-                if g != w:
-                    print(f"  missed: {w:>12} taken for {g} ({r.get('category_source')}): {Path(p).parent.name}/{Path(p).name}")
+
+def report(label: str, paths: list[str], results: list[dict], truth: dict) -> int:
+    """Print the accuracy, the confusion matrix and (names shown) the misses; return how many were right."""
+    got = [r.get("category") for r in results]
+    want = [truth[p] for p in paths]
+    total = sum(g == w for g, w in zip(got, want))
+    print(f"\n== Category on the dev corpus, {label}: {pct(total, len(paths))}")
+    classes = sorted(set(want) | {g for g in got if g})
+    print(" " * 13 + " ".join(c[:5].rjust(5) for c in classes) + "  accuracy")
+    for c in sorted(set(want)):
+        row = [sum(1 for g, w in zip(got, want) if w == c and g == k) for k in classes]
+        n = sum(1 for w in want if w == c)
+        print(f"{c:>12} " + " ".join(str(v).rjust(5) for v in row) + f"  {pct(row[classes.index(c)], n)}")
+    if label.startswith("names shown"):
+        sources = collections.Counter(r.get("category_source") for r in results)
+        print("category sources:", dict(sources))
+        from sp404d.analysis import tags
+
+        named = [tags.category_from_name(p, is_loop=r.get("kind") == "loop") is not None
+                 for p, r in zip(paths, results)]
+        for says, title in ((True, "the name or a folder names the instrument"), (False, "the names say nothing")):
+            pick = [g == w for g, w, n in zip(got, want, named) if n == says]
+            print(f"  files where {title}: {pct(sum(pick), len(pick))}")
+        for p, g, w, r in zip(paths, got, want, results):
+            if g != w:
+                print(f"  missed: {w:>12} taken for {g} ({r.get('category_source')}): {Path(p).parent.name}/{Path(p).name}")
+    return total
 
 
 def main() -> None:
@@ -195,18 +208,21 @@ def main() -> None:
     ap.add_argument("--held-out", action="store_true", help="also category with each kit held out of the model")
     ap.add_argument("--categories-only", action="store_true", help="skip the loop and one-shot benchmarks")
     args = ap.parse_args()
+    from corpus_truth import slot_named
     from corpus_truth import truth as corpus_truth
 
     truth = corpus_truth(args.corpus) if args.corpus else {}
+    aside = slot_named(args.corpus) if args.corpus else {}
     with tempfile.TemporaryDirectory(prefix="sp4acc-") as tmp, Pool(2) as pool:
         if not args.categories_only:
             loops(args.loops, args.seed, args.corpus, pool, Path(tmp))
-            one_shots(args.corpus, pool, Path(tmp), truth)
+            one_shots(args.corpus, pool, Path(tmp), {**truth, **aside})  # every labelled one-shot
         if truth:
             from corpus_truth import group_of
 
-            models = held_out_models(args.corpus, Path(tmp), {group_of(p) for p in truth}) if args.held_out else None
-            categories(truth, pool, models)
+            groups = {group_of(p) for p in [*truth, *aside]}
+            models = held_out_models(args.corpus, Path(tmp), groups) if args.held_out else None
+            categories(truth, pool, models, aside)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from sp404d.errors import AnalysisFailed, FailureCategory
 #    settled by the sound; the audio model hears each band's decay and the hit's and body's spectrum
 #    (held-out-kit accuracy 53 % -> 60 %), retrained on the corrected labels; an ACID loop claim
 #    whose beats do not fit the file's length is ignored.
-ANALYSIS_VERSION = 5
+ANALYSIS_VERSION = 6
 
 
 def identity(d: Decoded) -> dict:

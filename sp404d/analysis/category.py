@@ -57,8 +57,7 @@ def envelope_shape(s: sp.Spectra) -> dict:
         "body_low_peak_hz": float(freqs[low][int(np.argmax(body[low]))]),
         # geometric over arithmetic mean in 1.5-5 kHz over the hit: near 1 for a snare's wire noise
         "hit_mid_flatness": float(np.mean(np.exp(np.log(wires).mean(axis=1)) / wires.mean(axis=1))),
-        "fine_envelope": fine_envelope(s.y),
-        "body_spectrum": body_spectrum(s, peak_frame),
+        "peak_frame": peak_frame,
     }
 
 
@@ -134,8 +133,9 @@ def _sustain_db(frame_db: np.ndarray) -> float:
     return float(frame_db[-q:].mean() - frame_db[:q].mean())
 
 
-def vector(duration: float, features: dict, shape: dict, tonalness: float) -> np.ndarray:
-    """The model's input. Order matters: it must match the trained weights."""
+def vector(s: sp.Spectra, duration: float, features: dict, shape: dict, tonalness: float) -> np.ndarray:
+    """The model's input (one-shots only: the hit's fine shape is computed here, not for loops).
+    Order matters: it must match the trained weights."""
     head = [
         np.log(max(duration, 1e-3)),
         np.log(max(features["centroid_hz"], 1.0)),
@@ -159,7 +159,7 @@ def vector(duration: float, features: dict, shape: dict, tonalness: float) -> np
         np.log(shape["hit_low_peak_hz"] + 10.0),
         np.log(shape["body_low_peak_hz"] + 10.0),
         shape["hit_mid_flatness"],
-    ] + shape["fine_envelope"] + shape["body_spectrum"]
+    ] + fine_envelope(s.y) + body_spectrum(s, shape["peak_frame"])
     return np.array(head + list(features["mfcc_mean"]) + list(features["mfcc_std"]) + tail, dtype=np.float64)
 
 

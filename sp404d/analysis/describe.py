@@ -53,7 +53,7 @@ def describe(d: Decoded, path: str, use_names: bool = True) -> dict:
     if is_loop:
         heard = decide.Choice(*cat.loop_category(feats, tonalness), "audio")
     else:
-        odds = cat.probabilities(cat.vector(d.duration, feats, shape, tonalness))
+        odds = cat.probabilities(cat.vector(s, d.duration, feats, shape, tonalness))
         heard = decide.Choice(*cat.most_likely(odds), "audio")
         pair = tags.ambiguous_name(path) if use_names else None
         between = {c: odds.get(c, 0.0) for c in pair} if pair else None

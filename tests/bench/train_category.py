@@ -39,7 +39,7 @@ def audio_vector(path: str) -> list[float] | None:
     onsets = sp.pick_onsets(sp.onset_envelope(s)).size
     feats = features.describe(s, d.peak, d.rms, onsets, d.duration)
     tonal = key.tonalness(key.profile_chroma(sp.chroma(s), s.energy))
-    return cat.vector(d.duration, feats, cat.envelope_shape(s), tonal).tolist()
+    return cat.vector(s, d.duration, feats, cat.envelope_shape(s), tonal).tolist()
 
 
 SYNTHETIC = {"bass": "bass", "chord": "keys/melodic", "pluck": "keys/melodic", "pad": "pad"}

@@ -50,8 +50,10 @@ def _sparse_mel():
     return scipy.sparse.csr_matrix(filters()[0])
 
 
+@functools.lru_cache(maxsize=256)
 def bins(lo_hz: float, hi_hz: float) -> slice:
-    """The STFT bins from lo_hz up to hi_hz, as a slice: a view of a spectrum, not a copy."""
+    """The STFT bins from lo_hz up to hi_hz, as a slice: a view of a spectrum, not a copy.
+    Cached: the same few dozen bands are asked for by every file, ~25 times each."""
     freqs = filters()[3]
     return slice(int(np.searchsorted(freqs, lo_hz)), int(np.searchsorted(freqs, hi_hz)))
 

@@ -25,6 +25,7 @@ MODEL_FILE = "category_model.json"
 BANDS_HZ = ((20, 120), (120, 400), (400, 1500), (1500, 5000), (5000, 11025))
 BODY_FRAMES = slice(2, 10)  # 46-230 ms after the loudest frame: the body, past the attack
 FINE_HOP = 64  # samples (2.9 ms at 22,050 Hz) for the hit's envelope
+FLUX_FRAMES = int(4 * sp.FPS)  # a one-shot's movement shows in its first 4 s; a long pad need not be read whole
 OCTAVE_EDGES_HZ = (30, 60, 120, 250, 500, 1000, 2000, 4000, 8000, 11025)
 
 
@@ -68,7 +69,8 @@ def fine_envelope(y: np.ndarray) -> list[float]:
     n = y.size // FINE_HOP * FINE_HOP
     if n < 4 * FINE_HOP:
         y, n = sp.zero_padded(y, 0, 4 * FINE_HOP), 4 * FINE_HOP
-    env = np.sqrt((y[:n].reshape(-1, FINE_HOP).astype(np.float64) ** 2).mean(axis=1)) + 1e-9
+    blocks = y[:n].reshape(-1, FINE_HOP)
+    env = np.sqrt(np.einsum("ij,ij->i", blocks, blocks) / FINE_HOP, dtype=np.float64) + 1e-9
     level = 20.0 * np.log10(env / env.max())
     peak = int(np.argmax(env))
     step = FINE_HOP / sp.SR
@@ -92,20 +94,29 @@ def body_spectrum(s: sp.Spectra, peak_frame: int) -> list[float]:
     body = s.power[peak_frame + 1: peak_frame + 8].sum(axis=0) if s.power.shape[0] > peak_frame + 2 \
         else s.power[peak_frame]
     body = body.astype(np.float64) + 1e-20
-    total = body.sum()
-    octaves = [np.log(body[sp.bins(lo, hi)].sum() / total + 1e-6) for lo, hi in zip(OCTAVE_EDGES_HZ, OCTAVE_EDGES_HZ[1:])]
-    tonal_band = body[sp.bins(60, 5000)]
+    octave_starts, tonal_band, contrast_bands, low_to_mid = _body_bands()
+    octaves = np.log(np.add.reduceat(body, octave_starts)[:-1] / body.sum() + 1e-6)
+    tonal = body[tonal_band]
     contrast = []
-    for lo, hi in ((60, 500), (500, 2000), (2000, 8000)):
-        ranked = np.sort(body[sp.bins(lo, hi)])
+    for band in contrast_bands:
+        ranked = np.sort(body[band])
         k = max(1, ranked.size // 5)
         contrast.append(np.log(ranked[-k:].mean() / ranked[:k].mean()))
-    low_to_mid = sp.bins(30, 5000)
     strongest_hz = float(freqs[low_to_mid][int(np.argmax(body[low_to_mid]))])
-    moving = s.log_mel[s.active(-40.0)]
+    moving = s.log_mel[:FLUX_FRAMES][s.active(-40.0)[:FLUX_FRAMES]]
     flux = float(np.abs(np.diff(moving, axis=0)).mean()) if moving.shape[0] > 1 else 0.0
-    return octaves + [np.log(tonal_band.max() / np.median(tonal_band))] + contrast + [
+    return octaves.tolist() + [np.log(tonal.max() / np.median(tonal))] + contrast + [
         float(np.exp(np.log(body).mean()) / body.mean()), np.log(strongest_hz + 10.0), flux]
+
+
+@functools.lru_cache(maxsize=1)
+def _body_bands() -> tuple[np.ndarray, slice, tuple[slice, ...], slice]:
+    """body_spectrum's bands as bin indices, once: the octaves' first bins (and the last bin, so
+    that reduceat's last sum is the one thrown away), the tonal band, the contrast bands, 30 Hz-5 kHz."""
+    starts = [sp.bins(lo, OCTAVE_EDGES_HZ[-1]).start for lo in OCTAVE_EDGES_HZ[:-1]]
+    starts.append(sp.bins(0, OCTAVE_EDGES_HZ[-1]).stop)
+    return (np.array(starts), sp.bins(60, 5000), tuple(sp.bins(lo, hi) for lo, hi in ((60, 500), (500, 2000), (2000, 8000))),
+            sp.bins(30, 5000))
 
 
 def _decay_s(frame_db_after_peak: np.ndarray) -> float:

@@ -140,6 +140,42 @@ def test_band_decays_tell_a_kick_a_closed_hat_and_an_open_hat_apart():
     assert shape["snare"]["hit_mid_flatness"] > 0.5 > shape["kick"]["hit_mid_flatness"]
 
 
+def test_the_fine_envelope_and_the_body_spectrum_measure_what_they_say():
+    """The hit's shape at 2.9 ms steps and the body's spectrum, which the category model reads."""
+    from sp404d.analysis import category
+    from sp404d.analysis import spectra as sp
+
+    rng = np.random.default_rng(5)
+    n = int(0.4 * sp.SR)
+    t = np.arange(n) / sp.SR
+    noise = rng.normal(0, 0.3, n).astype(np.float32)
+    snap = noise * np.exp(-t / 0.004)                      # a closed hat's snap: gone in ~10 ms
+    ring = noise * np.exp(-t / 0.15)                       # the same noise left to ring
+    bursts = np.zeros(n, np.float32)                       # a clap: three bursts 12 ms apart, then a tail
+    for start in (0.0, 0.012, 0.024):
+        bursts += noise * np.exp(-np.maximum(t - start, 0) / 0.003) * (t >= start)
+    bell = (0.5 * np.sin(2 * np.pi * 800 * t) * np.exp(-t / 0.2)).astype(np.float32)  # one ringing pitch
+
+    def fine(y):
+        rise, fall6, fall12, fall24, fall40, centre, crest = category.fine_envelope(y.astype(np.float32))
+        return {"rise": rise, "fall24": fall24, "centre": centre}
+
+    def body(y):
+        s = sp.compute(y.astype(np.float32))
+        values = category.body_spectrum(s, int(np.argmax(s.energy)))
+        octaves = dict(zip(zip(category.OCTAVE_EDGES_HZ, category.OCTAVE_EDGES_HZ[1:]), values[:9]))
+        return {"octaves": octaves, "peakedness": values[9], "strongest_hz": np.exp(values[14]) - 10}
+
+    # falls 24 dB within a few ms, where the ringing one takes ten times longer
+    assert np.exp(fine(snap)["fall24"]) < 0.03 and fine(ring)["fall24"] > fine(snap)["fall24"] + np.log(10)
+    # the clap's energy sits later than a single snap's: its bursts keep coming for 24 ms
+    assert fine(bursts)["centre"] > fine(snap)["centre"] + np.log(2)
+    # a ringing pitch is one tall peak over the floor; noise is not; and it is found where it is
+    assert body(bell)["peakedness"] > body(ring)["peakedness"] + 5
+    assert abs(body(bell)["strongest_hz"] - 800) < 15
+    assert max(body(bell)["octaves"], key=body(bell)["octaves"].get) == (500, 1000)
+
+
 @pytest.mark.parametrize("kind,expected", [("chord", ("E", "minor")), ("bass", ("E", None)), ("pluck", ("E", None))])
 def test_tonal_one_shots_get_a_key(tmp_path, kind, expected):
     y = music.render_tonal_oneshot(4, "minor", kind)

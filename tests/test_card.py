@@ -4,6 +4,7 @@ test's own), written by the real daemon when the card is mounted, and by `sp404d
 from __future__ import annotations
 
 import json
+import os
 import random
 import struct
 import subprocess
@@ -16,6 +17,7 @@ import soundfile as sf
 import xxhash
 
 from fixtures import card as fat
+from sp404d.card import manifest as manifest_store
 from sp404d.card.sync import Card
 from fixtures.audio import hit, write
 from tests.conftest import wait_until
@@ -353,6 +355,51 @@ def test_one_new_sample_shifts_the_newest_kit_by_renames_not_rewrites(daemon_env
     after = {p.name[3:]: xxhash.xxh3_128_hexdigest(p.read_bytes()) for p in (card.path / "IMPORT" / "NEW").iterdir()}
     assert sorted(p.name[:2] for p in (card.path / "IMPORT" / "NEW").iterdir()) == [f"{i:02d}" for i in range(1, 17)]
     assert sum(after.get(name) == digest for name, digest in before.items()) == 15  # same bytes, new pad
+    assert_card_consistent(card.path)
+
+
+def test_a_pad_file_is_read_before_a_sync_changes_it_even_when_its_stamp_says_it_is_ours(daemon_env, card, tmp_path):
+    """A sync takes an unchanged pad file on its stamp (size and modification time as written), so a
+    no-op sync does not read every pad. A file the user changed behind a stamp put back is still
+    read before a sync would move, replace or remove it, and then left alone as theirs."""
+    env = daemon_env
+    kits = imported_kits(env, tmp_path)
+    card.mount()
+    card.layout()
+    assert Card(card.path).sync(kits()).written == 32
+    assert Card(card.path).sync(kits()).bytes_read == 0  # every stamp holds: nothing read back
+    manifest = Card(card.path).manifest()  # one from before stamps: each file is read once, and stamped
+    for entry in manifest["files"].values():
+        entry.pop("mtime_ns")
+    manifest["seq"] += 10
+    for slot in manifest_store.SLOTS:
+        (card.path / "SP404D" / slot).unlink()
+        (card.path / "SP404D" / slot).write_bytes(manifest_store.encode(manifest))
+    upgraded = Card(card.path).sync(kits())
+    assert (upgraded.written, upgraded.error) == (0, None) and upgraded.bytes_read > 1e6
+    assert Card(card.path).sync(kits()).bytes_read == 0
+
+    pad = sorted((card.path / "IMPORT" / "NEW").iterdir())[0]
+    rel = str(pad.relative_to(card.path))
+    ours, st = pad.read_bytes(), pad.stat()
+    theirs = ours[:44] + bytes(b ^ 0x55 for b in ours[44:])  # same header and length, other sound
+    pad.unlink()  # fusefat cannot truncate a file in place
+    pad.write_bytes(theirs)
+    os.utime(pad, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert (pad.stat().st_size, pad.stat().st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+
+    same = Card(card.path).sync(kits())  # nothing to change: the stamp is taken as it is
+    assert (same.written, same.moved, same.removed, same.error) == (0, 0, 0, None) and rel in same.plan.keep
+
+    one_more_sample(env, tmp_path)  # NEW shifts: this file would move to pad 2
+    shifted = Card(card.path).sync(kits())
+    assert shifted.error is None and rel in shifted.plan.forget
+    assert rel not in [old for old, _ in shifted.plan.move] + shifted.plan.remove
+    assert pad.read_bytes() == theirs  # read, found to be the user's, not touched
+    assert rel not in Card(card.path).manifest()["files"]
+    moved_to = [p for p in (card.path / "IMPORT" / "NEW").iterdir() if p.name[2:] == pad.name[2:] and p != pad]
+    assert len(moved_to) == 1 and moved_to[0].name.startswith("02_")  # its sound, rendered again at pad 2
+    assert xxhash.xxh3_128_hexdigest(moved_to[0].read_bytes()) == xxhash.xxh3_128_hexdigest(ours)
     assert_card_consistent(card.path)
 
 

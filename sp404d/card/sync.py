@@ -8,6 +8,11 @@ and a file is only ever replaced or removed while its content is what sp404d wro
 pad's path that the manifest does not know is adopted only if it is byte for byte what sp404d
 would write there (a write whose manifest update the pull lost). A sound that only changed pads is
 renamed, not written again (plan.py pairs them).
+
+What is on the card is read at the start of every sync, but a pad file whose size and modification
+time are still what the manifest recorded when sp404d wrote it is taken on that stamp (a stat, not
+a read: a card of loop kits holds hundreds of megabytes). A stamp only ever keeps a file as it is:
+before a sync replaces, moves or removes a file, it reads the file and checks the hash.
 """
 
 from __future__ import annotations
@@ -45,13 +50,15 @@ class Report:
     moved: int = 0
     removed: int = 0
     bytes_written: int = 0
+    bytes_read: int = 0   # pad files read back to check them (the rest were taken on their stamp)
     empty_pads: dict = field(default_factory=dict)   # kit -> [pad, ...]
     finished_at: float | None = None
     error: str | None = None
 
     def as_dict(self) -> dict:
         return {"card": self.card, "written": self.written, "moved": self.moved, "removed": self.removed, "kept": len(self.plan.keep),
-                "blocked": self.plan.blocked, "bytes_written": self.bytes_written, "empty_pads": self.empty_pads,
+                "blocked": self.plan.blocked, "bytes_written": self.bytes_written,
+                "bytes_read": self.bytes_read, "empty_pads": self.empty_pads,
                 "pending": ([w.rel for _, w in self.plan.move][self.moved:] + [w.rel for w in self.plan.write][self.written:]
                             if self.error else []),
                 "finished_at": self.finished_at, "error": self.error,
@@ -216,12 +223,20 @@ class Card:
         manifest = self.manifest()
         wants, empty = wants_for(kits_and_pads)
         paths = {w.rel for w in wants} | set(manifest["files"])
-        on_card = {rel: _hash_file(self.root / rel) for rel in paths}
-        report = Report(str(self.root), plan(wants, manifest["files"], on_card), empty_pads=empty)
-        p = report.plan
+        on_card, stamped, fresh = self._look(paths, manifest["files"])
+        p = plan(wants, manifest["files"], on_card)
+        while unread := stamped & _touched(p):  # never change a file on the strength of its stamp
+            for rel in unread:
+                on_card[rel] = _hash_file(self.root / rel)
+            stamped -= unread
+            p = plan(wants, manifest["files"], on_card)
+        read = sum(found[0] for rel, found in on_card.items() if found and rel not in stamped)
+        report = Report(str(self.root), p, bytes_read=read, empty_pads=empty)
         if dry_run:
             return report
-        changed = self._adopt(p, wants, on_card, manifest)
+        for rel, mtime_ns in fresh.items():
+            manifest["files"][rel]["mtime_ns"] = mtime_ns
+        changed = self._adopt(p, wants, on_card, manifest) or bool(fresh)
         self._clean_tmp()
         for rel in p.forget:
             manifest["files"].pop(rel, None)
@@ -259,7 +274,7 @@ class Card:
                 self.save(manifest)
                 self._guard()
                 self._write_atomic(w.rel, data, tmp_dir=TMP)
-                manifest["files"][w.rel] = entry
+                manifest["files"][w.rel] = {**entry, "mtime_ns": self._mtime(w.rel)}
                 report.written += 1
                 report.bytes_written += len(data)
             for rel in p.remove:
@@ -278,6 +293,34 @@ class Card:
                 report.error = report.error or f"the card went away: {e}"
         report.finished_at = time.time()
         return report
+
+    def _look(self, paths: set[str], files: dict) -> tuple[dict, set[str], dict[str, int]]:
+        """(size, hash) of what is at each path (None: nothing); the paths whose hash was taken from
+        the manifest because the file's stamp (size, mtime) is the one recorded; and the new stamps
+        of our files that were read and found unchanged although their stamp was not the recorded
+        one (a manifest from before stamps, a time-zone change), so that the next sync need not
+        read them. A pending entry is always read: its write may or may not have happened."""
+        on_card, stamped, fresh = {}, set(), {}
+        for rel in paths:
+            entry = files.get(rel)
+            mine = entry is not None and not entry.get("pending")
+            if mine:
+                try:
+                    st = os.stat(self.root / rel)
+                except FileNotFoundError:
+                    on_card[rel] = None
+                    continue
+                if (st.st_size, st.st_mtime_ns) == (entry.get("size"), entry.get("mtime_ns")):
+                    on_card[rel] = (st.st_size, entry["hash"])
+                    stamped.add(rel)
+                    continue
+            on_card[rel] = found = _hash_file(self.root / rel)
+            if mine and found == (entry.get("size"), entry.get("hash")):
+                fresh[rel] = st.st_mtime_ns
+        return on_card, stamped, fresh
+
+    def _mtime(self, rel: str) -> int:
+        return os.stat(rel, dir_fd=self._fd).st_mtime_ns
 
     def _kit_folder(self, rel: str, manifest: dict) -> None:
         folder = os.path.dirname(rel)
@@ -299,7 +342,7 @@ class Card:
         for folder in {os.path.dirname(rel), os.path.dirname(w.rel)}:
             self._fsync_dir(folder)
         manifest["files"].pop(rel)
-        manifest["files"][w.rel] = entry
+        manifest["files"][w.rel] = {**entry, "mtime_ns": self._mtime(w.rel)}
 
     def _adopt(self, p: Plan, wants: list[Want], on_card: dict, manifest: dict) -> bool:
         """A file at a pad's path that the manifest does not know is ours if it is exactly what we
@@ -322,7 +365,7 @@ class Card:
             if (len(data), xxhash.xxh3_128_hexdigest(data)) == on_card.get(rel):
                 p.blocked.remove(rel)
                 p.keep.append(rel)
-                manifest["files"][rel] = _entry(w, len(data), on_card[rel][1])
+                manifest["files"][rel] = {**_entry(w, len(data), on_card[rel][1]), "mtime_ns": self._mtime(rel)}
                 adopted = True
             else:
                 users[rel] = seen
@@ -358,6 +401,11 @@ def _why(e: OSError) -> str:
         return (f"the card refused a write ({e.strerror}): it is full or write-protected; "
                 "the files written so far are complete")
     return f"writing to the card failed ({e.strerror or e}); the files written so far are complete"
+
+
+def _touched(p: Plan) -> set[str]:
+    """The paths whose file a plan replaces, moves or removes."""
+    return set(p.remove) | {rel for rel, _ in p.move} | {w.rel for w in p.write}
 
 
 def _match(files: dict, rel: str) -> str | None:

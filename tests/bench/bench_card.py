@@ -76,7 +76,8 @@ def main() -> None:
                 r = Card(card.path).sync(kits())
                 took = time.perf_counter() - t
                 print(f"{what:<44} {took:6.2f} s  wrote {r.written:2d} ({r.bytes_written / 1e6:5.1f} MB), "
-                      f"moved {r.moved:2d}, removed {r.removed:2d}, kept {len(r.plan.keep):2d}"
+                      f"moved {r.moved:2d}, removed {r.removed:2d}, kept {len(r.plan.keep):2d}, "
+                      f"read back {r.bytes_read / 1e6:5.1f} MB"
                       + (f"  ERROR {r.error}" if r.error else ""))
 
             timed("first sync")

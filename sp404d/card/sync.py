@@ -30,6 +30,7 @@ from sp404d.card import manifest as manifest_store
 from sp404d.card.convert import render
 from sp404d.card.naming import pad_file_names
 from sp404d.card.plan import Plan, Want, plan
+from sp404d.card.root import CardRoot
 from sp404d.errors import Sp404dError
 
 log = logs.get("card")
@@ -100,87 +101,17 @@ def _hash_file(path: Path) -> tuple[int, str] | None:
     return len(data), xxhash.xxh3_128_hexdigest(data)
 
 
-class Card:
-    """A card's root. Every change a sync makes goes through a descriptor of the root opened when the
-    sync starts (mkdirat, openat, renameat, unlinkat). A pulled card leaves its mount point behind as
-    a plain folder of the computer's own disk; a path would then lead there, the descriptor still
-    leads to the card that is gone, so the change fails instead of landing on the computer."""
+class Card(CardRoot):
+    """A card's kits, synced through the root's descriptor (root.py)."""
 
     def __init__(self, root: Path):
-        self.root = Path(root)
+        super().__init__(root)
         self.own = self.root / OWN
         self._slot: str | None = None
-        self._device: int | None = None
-        self._was_mount = False
-        self._fd: int | None = None
 
     def manifest(self) -> dict:
         data, self._slot = manifest_store.load(self.own)
         return data
-
-    def _guard(self) -> None:
-        """Before every change: is this still the card we started on? Cheap, and it stops a sync at
-        the first sign of a pull with a clear reason; the descriptor is what makes it safe."""
-        try:
-            st = os.stat(self.root)
-        except OSError:
-            st = None
-        if st is None or (self._device is not None and st.st_dev != self._device) or \
-                (self._was_mount and not os.path.ismount(self.root)):
-            raise OSError(errno.ENODEV, "the card was removed")
-
-    # -- changes, all relative to the root descriptor ------------------------------------------
-
-    def _mkdir(self, rel: str) -> bool:
-        """Make a folder; True if it was not there."""
-        try:
-            os.mkdir(rel, dir_fd=self._fd)
-        except FileExistsError:
-            return False
-        return True
-
-    def _fsync_dir(self, rel: str) -> None:
-        fd = os.open(rel, os.O_RDONLY | os.O_DIRECTORY, dir_fd=self._fd)
-        try:
-            os.fsync(fd)
-        except OSError:  # some filesystems refuse fsync on a folder; the rename is still done
-            pass
-        finally:
-            os.close(fd)
-
-    def _write_atomic(self, rel: str, data: bytes, tmp_dir: str) -> None:
-        """Write under a temporary name in tmp_dir, fsync, rename to rel, fsync rel's folder."""
-        tmp = f"{tmp_dir}/{os.getpid()}-{time.monotonic_ns()}.tmp"
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644, dir_fd=self._fd)
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, rel, src_dir_fd=self._fd, dst_dir_fd=self._fd)
-        except BaseException:
-            try:
-                os.unlink(tmp, dir_fd=self._fd)
-            except OSError:
-                pass
-            raise
-        self._fsync_dir(os.path.dirname(rel))
-
-    def _unlink(self, rel: str) -> None:
-        try:
-            os.unlink(rel, dir_fd=self._fd)
-        except FileNotFoundError:
-            pass
-
-    def _listdir(self, rel: str) -> list[str]:
-        fd = os.open(rel, os.O_RDONLY | os.O_DIRECTORY, dir_fd=self._fd)
-        try:
-            return os.listdir(fd)
-        finally:
-            os.close(fd)
 
     def save(self, manifest: dict) -> None:
         self._guard()
@@ -200,24 +131,13 @@ class Card:
             if name.endswith(".tmp"):
                 self._unlink(f"{TMP}/{name}")
 
-    def free_bytes(self) -> int | None:
-        st = os.fstatvfs(self._fd)
-        if st.f_blocks == 0:  # fusefat reports no totals: unknown, rely on ENOSPC
-            return None
-        return st.f_bavail * st.f_frsize
-
     def sync(self, kits_and_pads: list, dry_run: bool = False, stop=lambda: False) -> Report:
+        if not self.open():
+            raise CardError(f"no card at {self.root}")
         try:
-            self._fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
-        except OSError:
-            raise CardError(f"no card at {self.root}") from None
-        try:
-            st = os.fstat(self._fd)
-            self._device, self._was_mount = st.st_dev, os.path.ismount(self.root)
             return self._sync(kits_and_pads, dry_run, stop)
         finally:
-            os.close(self._fd)
-            self._fd = None
+            self.close()
 
     def _sync(self, kits_and_pads: list, dry_run: bool, stop) -> Report:
         manifest = self.manifest()
@@ -319,9 +239,6 @@ class Card:
                 fresh[rel] = st.st_mtime_ns
         return on_card, stamped, fresh
 
-    def _mtime(self, rel: str) -> int:
-        return os.stat(rel, dir_fd=self._fd).st_mtime_ns
-
     def _kit_folder(self, rel: str, manifest: dict) -> None:
         folder = os.path.dirname(rel)
         if self._mkdir(folder):
@@ -338,7 +255,7 @@ class Card:
         manifest["files"][w.rel] = {**entry, "pending": True, "previous_hash": None}
         self.save(manifest)
         self._guard()
-        os.rename(rel, w.rel, src_dir_fd=self._fd, dst_dir_fd=self._fd)
+        self._rename(rel, w.rel)
         for folder in {os.path.dirname(rel), os.path.dirname(w.rel)}:
             self._fsync_dir(folder)
         manifest["files"].pop(rel)
@@ -388,7 +305,7 @@ class Card:
                 if entry.startswith("._") or entry in JUNK:
                     self._unlink(f"{folder}/{entry}")
             if name.upper() not in wanted and not self._listdir(folder):
-                os.rmdir(folder, dir_fd=self._fd)
+                self._rmdir(folder)
                 manifest["folders"].remove(name)
 
 

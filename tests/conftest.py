@@ -117,3 +117,14 @@ def daemon_env():
             env.proc.kill()
             env.proc.wait()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def card(tmp_path):
+    """A real FAT32 card image (not yet mounted); pulled at the end if a test left it mounted."""
+    from fixtures import card as fat
+
+    c = fat.FatCard(tmp_path / "cardspace")
+    yield c
+    if c.proc is not None:
+        c.pull()

@@ -1,111 +1,24 @@
 """Kits on a real FAT32 card (mkfs.vfat image, mounted with fusefat under a mount root of the
-test's own), written by the real daemon when the card is mounted, and by `sp404d sync`."""
+test's own), written by the real daemon when the card is mounted, and by `sp404d sync`. Card.sync
+driven directly, at the worst moments: test_card_sync.py."""
 
 from __future__ import annotations
 
 import json
-import os
 import random
-import struct
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
-import soundfile as sf
-import xxhash
 
 from fixtures import card as fat
-from sp404d.card import manifest as manifest_store
-from sp404d.card.sync import Card
 from fixtures.audio import hit, write
+from sp404d.card.sync import Card
+from tests.card_helpers import NAMES, assert_card_consistent, card_config, drum_library, last_sync
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.skipif(fat.available() is not None, reason=str(fat.available()))
-
-NAMES = ["kick_01", "kick_02", "kick_03", "snare_01", "snare_02", "clap_1", "hh_closed", "open_hat", "rim_1",
-         "tom_lo", "tom_hi", "conga_1", "shaker", "crash_1", "fx_riser", "fx_zap", "vox_hey"]
-
-
-def drum_library(folder: Path, seconds: float = 0.3) -> dict[str, Path]:
-    return {n: write(folder / "Drums" / f"{n}.wav", hit(1000 + i, seconds=seconds, channels=1 + i % 2))
-            for i, n in enumerate(NAMES)}
-
-
-def riff_chunks(path: Path) -> list[str]:
-    data = path.read_bytes()
-    assert data[:4] == b"RIFF" and data[8:12] == b"WAVE" and struct.unpack("<I", data[4:8])[0] == len(data) - 8
-    chunks, at = [], 12
-    while at < len(data):
-        cid, size = data[at:at + 4].decode("ascii"), struct.unpack("<I", data[at + 4:at + 8])[0]
-        chunks.append(cid)
-        assert at + 8 + size <= len(data), f"{path}: chunk {cid} runs past the end"
-        at += 8 + size + (size & 1)
-    return chunks
-
-
-def assert_card_consistent(card: Path) -> dict:
-    """IMPORT/ holds only whole 48 kHz/16-bit PCM WAVs with valid names (and the user's files); the
-    manifest matches every file sp404d wrote."""
-    manifest = Card(card).manifest()  # the newest copy whose checksum holds
-    for wav in (card / "IMPORT").rglob("*.WAV"):
-        rel = str(wav.relative_to(card))
-        assert riff_chunks(wav) == ["fmt ", "data"], rel
-        info = sf.info(str(wav))
-        assert (info.samplerate, info.subtype) == (48000, "PCM_16"), rel
-        assert len(wav.name) <= 23 and wav.name.isascii() and wav.name[:2].isdigit() and wav.name[2] == "_", rel
-        entry = manifest["files"].get(rel)
-        if entry and not entry.get("pending"):
-            assert entry["hash"] == xxhash.xxh3_128_hexdigest(wav.read_bytes()), rel
-    assert not list((card / "IMPORT").rglob("*.tmp"))
-    return manifest
-
-
-def imported_kits(env, tmp_path: Path):
-    """Import the drum library (no daemon) and return a reader of its kits, as `sp404d sync` reads them."""
-    from sp404d import config
-    from sp404d.cli_library import library
-    from sp404d.kits import resolve
-
-    drum_library(tmp_path / "Lib")
-    assert env.cli("import", str(tmp_path / "Lib")).returncode == 0
-    cfg = config.load(env.config)
-
-    def kits() -> list:
-        with library(cfg).connection_context():
-            return resolve.all_pads(cfg.kits)
-    return kits
-
-
-def one_more_sample(env, tmp_path: Path) -> None:
-    """A sample newer than every other: the NEW kit shifts by one pad."""
-    time.sleep(1.1)  # a newer "added" than every sample so far
-    write(tmp_path / "More" / "zz_new_hit.wav", hit(4242, 0.3))
-    assert env.cli("import", str(tmp_path / "More")).returncode == 0
-
-
-@pytest.fixture
-def card(tmp_path):
-    c = fat.FatCard(tmp_path / "cardspace")
-    yield c
-    if c.proc is not None:
-        c.pull()
-
-
-def card_config(env, card: fat.FatCard) -> None:
-    with open(env.config, "a") as f:
-        f.write(f'[cards]\nmount_roots = ["{card.mount_root}"]\npoll_seconds = 0.3\n')
-
-
-def last_sync(env, card_path: Path, after: float = 0.0) -> dict:
-    def synced():
-        for c in env.status()["cards"]:
-            sync = c.get("last_sync")
-            if c["path"] == str(card_path) and sync and sync["finished_at"] > after:
-                return sync
-        return None
-    return wait_until(synced, 120, interval=0.2, what="the card to be synced")
 
 
 def test_mounting_a_card_writes_the_kits_and_ingests_exports_once(daemon_env, card, tmp_path):
@@ -265,180 +178,6 @@ def test_a_mounted_card_follows_the_library_without_being_asked(daemon_env, card
     wait_until(lambda: env.status()["totals"]["failed"] == 1, 30, what="the broken file to be recorded as failed")
     time.sleep(2)
     assert last_sync(env, card.path)["finished_at"] == settled
-
-
-def test_a_pull_between_the_check_and_the_write_still_writes_nothing_onto_the_computer(daemon_env, card, tmp_path):
-    """The race a CI run caught: the card is pulled after the sync checked it was there and before
-    the write. The mount point is left as a plain folder of the computer's disk (as with an fstab
-    mount point); every change goes through a descriptor of the card opened at the start, so it
-    fails instead of landing there. The check is switched off here to open the window wide."""
-    env = daemon_env
-    kits = imported_kits(env, tmp_path)()
-    card.mount()
-    card.layout()
-
-    class Unchecked(Card):
-        def _guard(self) -> None:
-            pass
-
-    asked = []
-
-    def pull_on_the_third_pad() -> bool:
-        asked.append(1)
-        if len(asked) == 3:
-            card.pull()
-            card.path.mkdir(exist_ok=True)  # the bare mount point, where a path would now lead
-        return False
-
-    report = Unchecked(card.path).sync(kits, stop=pull_on_the_third_pad)
-    assert len(asked) == 3 and report.written == 2 and report.error, report.as_dict()
-    assert list(card.path.iterdir()) == []
-    card.path.rmdir()
-    card.check()
-    card.mount()
-    assert_card_consistent(card.path)
-    assert Card(card.path).sync(kits).error is None  # the next sync completes the kits
-    manifest = assert_card_consistent(card.path)
-    assert len(manifest["files"]) == 32 and not any(e.get("pending") for e in manifest["files"].values())
-
-
-def test_a_users_file_where_a_pad_goes_is_left_alone_and_not_rendered_again_each_sync(daemon_env, card, tmp_path,
-                                                                                    monkeypatch):
-    from sp404d.card import sync as card_sync
-
-    env = daemon_env
-    kits = imported_kits(env, tmp_path)()
-    card.mount()
-    card.layout()
-    assert Card(card.path).sync(kits).written == 32
-    pad = sorted((card.path / "IMPORT" / "DRUMS").iterdir())[0]
-    rel = str(pad.relative_to(card.path))
-    mine = write(tmp_path / "mine.wav", hit(5, 0.2)).read_bytes()
-    pad.unlink()  # fusefat cannot truncate a file in place
-    pad.write_bytes(mine)  # the user put their own sound there
-
-    rendered = []
-    real = card_sync.render
-    monkeypatch.setattr(card_sync, "render", lambda path: rendered.append(path) or real(path))
-    first = Card(card.path).sync(kits)
-    assert (first.written, first.plan.blocked, len(rendered)) == (0, [rel], 1)  # compared once
-    users = Card(card.path).manifest()["users"]  # remembered with the file's hash
-    assert list(users) == [rel] and users[rel][1] == xxhash.xxh3_128_hexdigest(mine)
-    again = Card(card.path).sync(kits)
-    assert (again.written, again.plan.blocked, len(rendered)) == (0, [rel], 1)  # not rendered again
-    pad.unlink()
-    pad.write_bytes(write(tmp_path / "other.wav", hit(6, 0.2)).read_bytes())  # changed: compared again, still theirs
-    third = Card(card.path).sync(kits)
-    assert (third.plan.blocked, len(rendered)) == ([rel], 2)
-    pad.unlink()  # the user removed it: the pad is written again, and the memo goes
-    fourth = Card(card.path).sync(kits)
-    assert fourth.written == 1 and fourth.error is None
-    assert Card(card.path).manifest()["users"] == {}
-    assert_card_consistent(card.path)
-
-
-def test_one_new_sample_shifts_the_newest_kit_by_renames_not_rewrites(daemon_env, card, tmp_path):
-    """The NEW kit is the 16 newest samples: one more moves every pad down by one. The sounds
-    already on the card are renamed to their new pads; only the new one is rendered and written."""
-    env = daemon_env
-    kits = imported_kits(env, tmp_path)
-    card.mount()
-    card.layout()
-    assert Card(card.path).sync(kits()).written == 32
-    before = {p.name[3:]: xxhash.xxh3_128_hexdigest(p.read_bytes()) for p in (card.path / "IMPORT" / "NEW").iterdir()}
-    one_more_sample(env, tmp_path)
-    report = Card(card.path).sync(kits())
-    new = lambda rels: [r for r in rels if r.startswith("IMPORT/NEW/")]  # noqa: E731
-    assert len(new([w.rel for w in report.plan.write])) == 1 and len(new(report.plan.remove)) == 1
-    assert len([1 for old, w in report.plan.move if w.rel.startswith("IMPORT/NEW/")]) == 15
-    assert report.error is None and report.moved >= 15
-    after = {p.name[3:]: xxhash.xxh3_128_hexdigest(p.read_bytes()) for p in (card.path / "IMPORT" / "NEW").iterdir()}
-    assert sorted(p.name[:2] for p in (card.path / "IMPORT" / "NEW").iterdir()) == [f"{i:02d}" for i in range(1, 17)]
-    assert sum(after.get(name) == digest for name, digest in before.items()) == 15  # same bytes, new pad
-    assert_card_consistent(card.path)
-
-
-def test_a_pad_file_is_read_before_a_sync_changes_it_even_when_its_stamp_says_it_is_ours(daemon_env, card, tmp_path):
-    """A sync takes an unchanged pad file on its stamp (size and modification time as written), so a
-    no-op sync does not read every pad. A file the user changed behind a stamp put back is still
-    read before a sync would move, replace or remove it, and then left alone as theirs."""
-    env = daemon_env
-    kits = imported_kits(env, tmp_path)
-    card.mount()
-    card.layout()
-    assert Card(card.path).sync(kits()).written == 32
-    assert Card(card.path).sync(kits()).bytes_read == 0  # every stamp holds: nothing read back
-    manifest = Card(card.path).manifest()  # one from before stamps: each file is read once, and stamped
-    for entry in manifest["files"].values():
-        entry.pop("mtime_ns")
-    manifest["seq"] += 10
-    for slot in manifest_store.SLOTS:
-        (card.path / "SP404D" / slot).unlink()
-        (card.path / "SP404D" / slot).write_bytes(manifest_store.encode(manifest))
-    upgraded = Card(card.path).sync(kits())
-    assert (upgraded.written, upgraded.error) == (0, None) and upgraded.bytes_read > 1e6
-    assert Card(card.path).sync(kits()).bytes_read == 0
-
-    pad = sorted((card.path / "IMPORT" / "NEW").iterdir())[0]
-    rel = str(pad.relative_to(card.path))
-    ours, st = pad.read_bytes(), pad.stat()
-    theirs = ours[:44] + bytes(b ^ 0x55 for b in ours[44:])  # same header and length, other sound
-    pad.unlink()  # fusefat cannot truncate a file in place
-    pad.write_bytes(theirs)
-    os.utime(pad, ns=(st.st_atime_ns, st.st_mtime_ns))
-    assert (pad.stat().st_size, pad.stat().st_mtime_ns) == (st.st_size, st.st_mtime_ns)
-
-    same = Card(card.path).sync(kits())  # nothing to change: the stamp is taken as it is
-    assert (same.written, same.moved, same.removed, same.error) == (0, 0, 0, None) and rel in same.plan.keep
-
-    one_more_sample(env, tmp_path)  # NEW shifts: this file would move to pad 2
-    shifted = Card(card.path).sync(kits())
-    assert shifted.error is None and rel in shifted.plan.forget
-    assert rel not in [old for old, _ in shifted.plan.move] + shifted.plan.remove
-    assert pad.read_bytes() == theirs  # read, found to be the user's, not touched
-    assert rel not in Card(card.path).manifest()["files"]
-    moved_to = [p for p in (card.path / "IMPORT" / "NEW").iterdir() if p.name[2:] == pad.name[2:] and p != pad]
-    assert len(moved_to) == 1 and moved_to[0].name.startswith("02_")  # its sound, rendered again at pad 2
-    assert xxhash.xxh3_128_hexdigest(moved_to[0].read_bytes()) == xxhash.xxh3_128_hexdigest(ours)
-    assert_card_consistent(card.path)
-
-
-@pytest.mark.parametrize("phase", ["after-mark", "after-rename"])
-def test_a_card_pulled_mid_move_is_consistent_and_the_next_sync_completes(daemon_env, card, tmp_path, phase):
-    """Pulled right after the third move was marked pending on the card (the rename not done), or
-    right after its rename (the manifest not yet saved): both leave whole files only, and the next
-    sync finishes the kit."""
-    env = daemon_env
-    kits = imported_kits(env, tmp_path)
-    card.mount()
-    card.layout()
-    assert Card(card.path).sync(kits()).written == 32
-    one_more_sample(env, tmp_path)
-
-    class PulledMidMove(Card):
-        moves = 0
-
-        def save(self, manifest: dict) -> None:
-            super().save(manifest)
-            if phase == "after-mark" and self.moves == 3:
-                card.pull()
-
-        def _move(self, rel, w, manifest) -> None:
-            self.moves += 1
-            super()._move(rel, w, manifest)
-            if phase == "after-rename" and self.moves == 3:
-                card.pull()
-
-    report = PulledMidMove(card.path).sync(kits())
-    assert report.error and report.moved == (2 if phase == "after-mark" else 3), report.as_dict()
-    card.check()
-    card.mount()
-    assert_card_consistent(card.path)
-    done = Card(card.path).sync(kits())
-    assert done.error is None, done.as_dict()
-    manifest = assert_card_consistent(card.path)
-    assert len(manifest["files"]) == 32 and not any(e.get("pending") for e in manifest["files"].values())
-    assert sorted(p.name[:2] for p in (card.path / "IMPORT" / "NEW").iterdir()) == [f"{i:02d}" for i in range(1, 17)]
 
 
 def test_a_full_card_stops_the_sync_with_a_clear_message_and_stays_consistent(daemon_env, tmp_path):

@@ -159,3 +159,19 @@ def test_index_returns_the_nearest_keys_among_agreeing_durations(monkeypatch):
         got = index.candidates(d, keys[j], limit=16)
         assert got[0] == j + 1 and set(got) == set(nearest.tolist())
     assert NearIndex().candidates(0.5, keys[0]) == []
+
+
+def test_a_re_analysis_keeps_each_files_place_in_its_group(daemon_env, tmp_path):
+    """A newer analyser describes every sound again; each file stays what it was found to be (the
+    first of its sound, an exact copy, a near duplicate) and in the same group."""
+    env = daemon_env
+    snare_family(tmp_path / "Packs")
+    assert env.cli("import", str(tmp_path / "Packs")).returncode == 0
+    query = "SELECT l.path, l.match, s.group_id FROM location l JOIN sample s ON s.id = l.sample_id ORDER BY l.path"
+    before = env.rows(query)
+    assert {match for _, match, _ in before} == {"first", "exact-pcm", "exact-bytes", "near"}
+    with __import__("sqlite3").connect(env.library) as db:
+        db.execute("UPDATE sample SET analysis_version = analysis_version - 1")
+    job = json.loads(env.cli("import", "--reanalyse", "--json").stdout)
+    assert job["analysed"] == env.rows("SELECT COUNT(*) FROM sample")[0][0] and job["failed"] == 0
+    assert env.rows(query) == before

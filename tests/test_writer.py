@@ -215,6 +215,25 @@ def test_a_newer_analysis_updates_the_sample(lib):
     assert (s.analysis_version, s.kind, s.bpm, s.mfcc_mean) == (2, "loop", 90.0, [1.0] * 13)
 
 
+def test_a_re_analysis_keeps_what_each_location_duplicates(lib):
+    """Described again by a newer analyser, the first file of a sound stays "first" and its other
+    file "exact-pcm": a fresh decision would see each as the other's duplicate."""
+    _, w, effects = lib
+    w.put(c.RecordResult(fs("/d/a.wav"), "b1", result("p1")))
+    w.put(c.RecordResult(fs("/d/a.flac"), "b2", result("p1", container="flac")))
+    w.put(c.RecordResult(fs("/d/b.wav"), "b3", result("p2")))
+    w.flush(10)
+    before = {loc.path: loc.match for loc in Location.select()}
+    assert before == {"/d/a.wav": "first", "/d/a.flac": "exact-pcm", "/d/b.wav": "first"}
+    for path, byte_hash, container in (("/d/a.wav", "b1", "wav"), ("/d/a.flac", "b2", "flac"), ("/d/b.wav", "b3", "wav")):
+        pcm = "p2" if path == "/d/b.wav" else "p1"
+        w.put(c.RecordResult(fs(path), byte_hash, result(pcm, analysis_version=2, container=container)))
+    w.flush(10)
+    assert {loc.path: loc.match for loc in Location.select()} == before
+    assert [s.analysis_version for s in Sample.select()] == [2, 2]
+    assert [e[2] for e in effects if e[0] == "recorded"][3:] == ["first", "exact-pcm", "first"]
+
+
 def test_drained_intake_commits_at_once_instead_of_waiting_out_the_batch_window(tmp_path):
     """The last results of an import are committed when intake says nothing is in flight, not
     when the batch window closes (here 60 s, far beyond the wait below)."""

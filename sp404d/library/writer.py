@@ -189,7 +189,7 @@ class Writer(threading.Thread):
     def _record(self, f: c.FileStat, byte_hash: str, job, now: float, result: dict | None) -> list[Effect]:
         sql = self.db.execute_sql
         path = Location.path.db_value(f.path)
-        here = sql("SELECT id FROM location WHERE path = ?", (path,)).fetchone()
+        here = sql("SELECT id, sample_id, match FROM location WHERE path = ?", (path,)).fetchone()
         twin = sql("SELECT sample_id, container FROM location WHERE byte_hash = ? AND path != ? LIMIT 1",
                    (byte_hash, path)).fetchone()
         if result is None:  # a byte-identical copy: its twin tells us the sample
@@ -215,18 +215,22 @@ class Writer(threading.Thread):
                     members = sql("SELECT COUNT(*) FROM sample WHERE group_id = (SELECT group_id FROM sample "
                                   "WHERE id = ?)", (sample_id,)).fetchone()[0]
                     near = self._group(sample_id, result, alone=members <= 1)
-        decision = decide(sample_exists=shared, bytes_known=twin is not None, near=near)
+        match = decide(sample_exists=shared, bytes_known=twin is not None, near=near).match
+        if here is not None and here[1] == sample_id and not near:
+            # the same sound at the same path, described again (a re-analysis): what it duplicates
+            # has not changed, and a fresh decision would count this file as the other's duplicate
+            match = here[2]
         container = result["container"] if result else twin[1]
         if here is None:
             sql("INSERT INTO location (path, sample_id, size, mtime_ns, byte_hash, container, match, state, "
                 "first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, 'present', ?, ?)",
-                (path, sample_id, f.size, f.mtime_ns, byte_hash, container, decision.match, now, now))
+                (path, sample_id, f.size, f.mtime_ns, byte_hash, container, match, now, now))
         else:
             sql("UPDATE location SET sample_id = ?, size = ?, mtime_ns = ?, byte_hash = ?, container = ?, match = ?, "
                 "state = 'present', last_seen = ? WHERE id = ?",
-                (sample_id, f.size, f.mtime_ns, byte_hash, container, decision.match, now, here[0]))
+                (sample_id, f.size, f.mtime_ns, byte_hash, container, match, now, here[0]))
         sql("DELETE FROM failure WHERE path = ?", (path,))
-        return [("recorded", f.path, decision.match, job, byte_hash)]
+        return [("recorded", f.path, match, job, byte_hash)]
 
     # -- near duplicates --
     def _load_index(self) -> NearIndex:

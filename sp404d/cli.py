@@ -194,6 +194,9 @@ def format_status(s: dict) -> str:
         f"({t['duplicates']} exact and {t['near_duplicates']} near duplicates, {t['missing']} missing, "
         f"{t['failed']} failed) — {s['library']}",
     ]
+    if t.get("outdated"):
+        lines.append(f"older:    {t['outdated']} sounds described by an older analyser: the daemon describes those "
+                     "under its watched folders again when idle; `sp404d import --reanalyse` does all now")
     for card in s.get("cards", []):
         last = card.get("last_sync")
         sync = ("never synced" if not last else f"last sync {time.strftime('%H:%M:%S', time.localtime(last['finished_at']))}"

@@ -11,6 +11,7 @@ import time
 
 from sp404d import logs
 from sp404d.analysis.pool import AnalysisPool
+from sp404d.analysis.worker import ANALYSIS_VERSION
 from sp404d.config import Config
 from sp404d.events import EventBus
 from sp404d.intake.pipeline import Pipeline
@@ -60,7 +61,6 @@ class Engine:
 
     def reanalyse(self, roots: list[str] | None = None, limit: int | None = None, kind: str = "reanalyse") -> Job:
         """Re-analyse, in a background thread, samples recorded by an older analyser."""
-        from sp404d.analysis.worker import ANALYSIS_VERSION
 
         def work(job: Job) -> None:
             paths = queries.outdated(ANALYSIS_VERSION, roots, limit)
@@ -124,7 +124,7 @@ class Engine:
             "workers": {"count": self.pool.workers, "crashed": self.pool.crashes, "timed_out": self.pool.timeouts},
             "writer": {"transactions": self.writer.transactions, "error": self.writer.error},
             "jobs": snap["jobs"],
-            "totals": queries.totals(),
+            "totals": queries.totals(ANALYSIS_VERSION),
             "last_errors": snap["last_errors"],
         }
 

@@ -107,6 +107,22 @@ def test_reanalyse_updates_samples_of_an_older_analyser_without_decoding_copies(
     assert again["seen"] == 0  # nothing left to do
 
 
+def test_status_says_how_many_sounds_an_older_analyser_described_until_they_are_done(daemon_env, tmp_path):
+    env = daemon_env
+    make_pack(tmp_path / "Pack", 8, seed=9)  # 6 sounds (the first also as FLAC and AIFF)
+    assert env.cli("import", str(tmp_path / "Pack")).returncode == 0
+    import sqlite3
+
+    with sqlite3.connect(env.library) as conn:
+        conn.execute("UPDATE sample SET analysis_version = 1 WHERE id IN (SELECT id FROM sample ORDER BY id LIMIT 4)")
+    assert env.rows("SELECT COUNT(*) FROM sample WHERE analysis_version = 1") == [(4,)]
+    env.start()
+    assert env.status()["totals"]["outdated"] == 4
+    assert "older:    4 sounds described by an older analyser" in env.cli("status").stdout
+    assert json.loads(env.cli("import", "--reanalyse", "--json").stdout)["analysed"] == 4  # the daemon does it
+    assert env.status()["totals"]["outdated"] == 0 and "older:" not in env.cli("status").stdout
+
+
 def test_reanalyse_retries_files_an_older_analyser_could_not_decode(daemon_env, tmp_path):
     """After an upgrade, files an older analyser failed as unsupported or corrupt are tried once
     more (it may now read them); what the current analyser failed is not retried again."""

@@ -71,8 +71,11 @@ def _under_any(roots: list[str], field):
     return clause
 
 
-def totals() -> dict:
+def totals(analysis_version: int | None = None) -> dict:
+    """Library counts; with the current analyser's version, also how many sounds an older one described."""
     present = Location.state == "present"
+    older = ({"outdated": Sample.select().join(Location).where(present, Sample.analysis_version < analysis_version)
+              .distinct().count()} if analysis_version is not None else {})
     return {
         "samples": (Sample.select().join(Location).where(present).distinct().count()),
         "locations": Location.select().where(present).count(),
@@ -82,6 +85,7 @@ def totals() -> dict:
         "groups": Sample.select(Sample.group_id).join(Location).where(present).distinct().count(),
         "failed": Failure.select().count(),
         "runs": ImportRun.select().count(),
+        **older,
     }
 
 

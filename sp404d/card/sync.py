@@ -258,8 +258,9 @@ class Card(CardRoot):
         self._rename(rel, w.rel)
         for folder in {os.path.dirname(rel), os.path.dirname(w.rel)}:
             self._fsync_dir(folder)
+        stamp = self._mtime(w.rel)  # before the manifest changes: a failure leaves it as it was
         manifest["files"].pop(rel)
-        manifest["files"][w.rel] = {**entry, "mtime_ns": self._mtime(w.rel)}
+        manifest["files"][w.rel] = {**entry, "mtime_ns": stamp}
 
     def _adopt(self, p: Plan, wants: list[Want], on_card: dict, manifest: dict) -> bool:
         """A file at a pad's path that the manifest does not know is ours if it is exactly what we

@@ -70,6 +70,10 @@ def test_dedupe_decision():
     assert decide(False, False).match == "first"
     assert decide(True, True).match == "exact-bytes"
     assert decide(True, False).match == "exact-pcm"
+    # described again at the same path: it stays what it was found to be, unless now found near another
+    assert decide(True, False, was="first").match == "first"
+    assert decide(False, False, was="near").match == "near"
+    assert decide(False, False, near=True, was="first").match == "near"
     assert not is_duplicate("first") and is_duplicate("exact-pcm")
 
 

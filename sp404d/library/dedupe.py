@@ -14,10 +14,14 @@ class Decision:
     match: str        # how the location joins: first, exact-bytes, exact-pcm, near
 
 
-def decide(sample_exists: bool, bytes_known: bool, near: bool = False) -> Decision:
-    """sample_exists: a sample with this exact PCM hash is in the library.
+def decide(sample_exists: bool, bytes_known: bool, near: bool = False, was: str | None = None) -> Decision:
+    """sample_exists: a sample with this exact PCM hash is in the library (at another location).
     bytes_known: another location already holds these exact bytes.
-    near: the (new) sample was found to be a near duplicate of a sample already in the library."""
+    near: the (new) sample was found to be a near duplicate of a sample already in the library.
+    was: this location's match when it already held this same sound (a re-analysis): kept, since
+    what the file duplicates has not changed, and a fresh decision would count it as the other's copy."""
+    if was is not None and not near:
+        return Decision(new_sample=False, match=was)
     if not sample_exists:
         return Decision(new_sample=True, match="near" if near else "first")
     if bytes_known:

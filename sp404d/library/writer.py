@@ -215,11 +215,8 @@ class Writer(threading.Thread):
                     members = sql("SELECT COUNT(*) FROM sample WHERE group_id = (SELECT group_id FROM sample "
                                   "WHERE id = ?)", (sample_id,)).fetchone()[0]
                     near = self._group(sample_id, result, alone=members <= 1)
-        match = decide(sample_exists=shared, bytes_known=twin is not None, near=near).match
-        if here is not None and here[1] == sample_id and not near:
-            # the same sound at the same path, described again (a re-analysis): what it duplicates
-            # has not changed, and a fresh decision would count this file as the other's duplicate
-            match = here[2]
+        match = decide(sample_exists=shared, bytes_known=twin is not None, near=near,
+                       was=here[2] if here is not None and here[1] == sample_id else None).match
         container = result["container"] if result else twin[1]
         if here is None:
             sql("INSERT INTO location (path, sample_id, size, mtime_ns, byte_hash, container, match, state, "

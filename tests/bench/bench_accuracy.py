@@ -134,7 +134,8 @@ def one_shots(corpus: Path | None, pool: Pool, tmp: Path, truth: dict) -> None:
 
 
 def held_out_models(corpus: Path, tmp: Path, groups_wanted: set[str]) -> dict[str, dict]:
-    """For each held-out group (corpus_truth.group_of: a kit, or an LMMS instrument family), the category model trained as train_category.py trains it, without it."""
+    """For each held-out group (corpus_truth.group_of: a kit, or an LMMS instrument family), the
+    category model trained as train_category.py trains it, without that group."""
     import json
 
     import numpy as np

@@ -12,17 +12,20 @@ import traceback
 
 from sp404d import __version__, config as config_mod, logs
 from sp404d import cli_library as lib
+from sp404d.cli_help import DESCRIPTIONS, KIT_ACTIONS, settings_in_effect
 from sp404d.errors import Sp404dError
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(settings: str | None = None) -> argparse.ArgumentParser:
+    """`settings`: the lines `run --help` ends with (built only when help is asked for)."""
     p = argparse.ArgumentParser(prog="sp404d", description="Sample-library daemon for the Roland SP-404MKII.")
     p.add_argument("--config", metavar="FILE", help="config file (default: $SP404D_CONFIG, else the platform config file)")
     p.add_argument("-v", "--verbose", action="store_true", help="show details (tracebacks, debug logs)")
     p.add_argument("--version", action="version", version=f"sp404d {__version__}")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    p.epilog = "`sp404d COMMAND --help` says what a command reads and writes."
+    sub = _Subcommands(p.add_subparsers(dest="command", metavar="COMMAND"), DESCRIPTIONS)
     sub.required = True
-    sub.add_parser("run", help="run the daemon in the foreground")
+    sub.add_parser("run", help="run the daemon in the foreground", epilog=settings)
     s = sub.add_parser("status", help="what the daemon is doing (exit 3 when it is not running)")
     s.add_argument("--json", action="store_true", help="print the full status as JSON")
     s.add_argument("--follow", "-f", action="store_true",
@@ -42,7 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--limit", type=int, default=50, metavar="N", help="at most N sounds (default 50)")
     k = sub.add_parser("kits", help="the kits, where they go on the card, and how many pads are filled")
     k.add_argument("--json", action="store_true")
-    kit = sub.add_parser("kit", help="show or change one kit").add_subparsers(dest="action", metavar="ACTION")
+    kit = _Subcommands(sub.add_parser("kit", help="show or change one kit").add_subparsers(dest="action", metavar="ACTION"),
+                      KIT_ACTIONS)
     kit.required = True
     n = kit.add_parser("new", help="make an empty kit (then `kit set` and `kit pin` its pads)")
     n.add_argument("name")
@@ -76,16 +80,56 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+class _Paragraphs(argparse.HelpFormatter):
+    """Wraps each line of a description on its own, so line breaks and paragraphs stay."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        import textwrap
+
+        def fill(line: str) -> str:
+            hang = indent + line[:len(line) - len(line.lstrip())] + "  " * line.startswith(" ")
+            return textwrap.fill(line, width, initial_indent=indent, subsequent_indent=hang, break_on_hyphens=False,
+                                 break_long_words=False) if line else ""
+
+        return "\n".join(fill(line) for line in text.splitlines())
+
+
+class _Subcommands:
+    """add_subparsers' action, giving each subcommand its --help description from cli_help."""
+
+    def __init__(self, action, descriptions: dict[str, str | None]):
+        self._action, self._descriptions = action, descriptions
+
+    def add_parser(self, name: str, **kw) -> argparse.ArgumentParser:
+        if self._descriptions.get(name) and "description" not in kw:
+            kw["description"] = self._descriptions[name]
+            kw.setdefault("formatter_class", _Paragraphs)
+        return self._action.add_parser(name, **kw)
+
+    def __setattr__(self, name, value):
+        if name.startswith("_"):
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self._action, name, value)
+
+
 def query_help() -> str:
     from sp404d.kits import query
 
     terms = query.__doc__.split("\n", 2)[2].split("A parse error")[0]
     return ("Find sounds in the library: one row per sound (its best file), every term must match.\n" + terms
-            + "Quote a query that starts with a negation: sp404d search -- -fx kick")
+            + "Quote a query that starts with a negation: sp404d search -- -fx kick\n\n"
+            + "Reads: the library (library.path). Writes nothing.")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
+    argv = sys.argv[1:] if argv is None else argv
+    settings = None
+    if "run" in argv and any(a in ("-h", "--help") for a in argv):
+        pre = argparse.ArgumentParser(add_help=False)
+        pre.add_argument("--config")
+        settings = settings_in_effect(pre.parse_known_args(argv)[0].config)
+    parser = _parser(settings)
     args, extra = parser.parse_known_args(argv)
     if extra and args.command == "search":  # "-fx" in a query is a negation, not an option
         args.query = [*args.query, *extra]

@@ -127,20 +127,27 @@ class Daemon:
         notify(f"STATUS={self.engine.state()}: {s['recorded']} recorded, {s['failed']} failed since start")
 
     def _shutdown(self) -> None:
-        if self.scheduler:
-            self.scheduler.shutdown(wait=False)
-        if self.watcher:
-            self.watcher.stop()
-        if self.settle:
-            self.settle.stop()
-        if self.cards:
-            self.cards.stop()
+        """Each part stops on its own, so one that fails (or never started) neither hides the
+        error that brought us here nor leaves the socket behind."""
+        steps = [
+            ("scheduler", lambda: self.scheduler and self.scheduler.running and self.scheduler.shutdown(wait=False)),
+            ("watcher", lambda: self.watcher and self.watcher.stop()),
+            ("settle", lambda: self.settle and self.settle.stop()),
+            ("cards", lambda: self.cards and self.cards.stop()),
+            ("engine", self._stop_engine),
+            ("control", lambda: self.control and self.control.stop()),
+        ]
+        for name, step in steps:
+            try:
+                step()
+            except Exception:
+                log.exception("could not stop cleanly", part=name)
+
+    def _stop_engine(self) -> None:
         if self.engine and self.engine.writer.ident is not None:  # started (the socket can fail first)
             self.engine.stop()
         elif self.engine:
             self.engine.db.close()
-        if self.control:
-            self.control.stop()
 
     def _roots(self) -> list[str]:
         return [str(f) for f in self.config.watch_folders]

@@ -43,7 +43,11 @@ class Engine:
     def start(self) -> None:
         self.writer.start()
         t = time.perf_counter()
-        self.pool.warm()
+        try:
+            self.pool.warm()
+        except BaseException:  # no worker can run: take the pool down now, stop() does the rest
+            self.pool.close(timeout=2.0)
+            raise
         log.info("workers ready", workers=self.pool.workers, seconds=round(time.perf_counter() - t, 2))
         self.pipeline.start()
         reply = c.Reply()

@@ -50,6 +50,12 @@ class LibraryBusy(Sp404dError):
     exit_code = 75  # EX_TEMPFAIL
 
 
+class WorkersFailed(Sp404dError):
+    """The analysis worker processes could not start (a broken install): nothing can be analysed."""
+
+    exit_code = 69  # EX_UNAVAILABLE
+
+
 class AnalysisFailed(Exception):
     """Raised inside a worker: the file cannot be analysed, for a known reason."""
 

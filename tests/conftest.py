@@ -19,6 +19,24 @@ from sp404d.control.client import Client
 from sp404d.errors import DaemonNotRunning
 
 
+# What tests/test_installed.py found (the wheel built, installed into a fresh venv, the daemon run
+# from it), printed at the end of the run so a CI log shows it.
+INSTALLED_CHECK: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    if INSTALLED_CHECK:
+        terminalreporter.section("the installed package (tests/test_installed.py)")
+        for line in INSTALLED_CHECK:
+            terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def installed_check() -> list[str]:
+    """Lines for the summary above (a fixture, so the tests append to this module's own list)."""
+    return INSTALLED_CHECK
+
+
 def wait_until(predicate, timeout: float, interval: float = 0.1, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

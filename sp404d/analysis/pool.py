@@ -18,13 +18,9 @@ from pebble import ProcessExpired, ProcessPool
 
 from sp404d import logs
 from sp404d.analysis import banks, worker
-from sp404d.errors import FailureCategory
+from sp404d.errors import FailureCategory, WorkersFailed
 
 log = logs.get("analysis")
-
-
-def _noop() -> int:
-    return os.getpid()
 
 
 class AnalysisPool:
@@ -45,9 +41,17 @@ class AnalysisPool:
                                  context=multiprocessing.get_context("spawn"))
 
     def warm(self, timeout: float = 120.0) -> None:
-        """Block until every worker has started and run its warm-up."""
-        for f in [self._pool.schedule(_noop) for _ in range(self.workers)]:
-            f.result(timeout=timeout)
+        """Block until every worker has started and run its warm-up; raise WorkersFailed, with
+        the cause in one line, when they cannot (a file missing from the install, a broken numpy)."""
+        try:
+            answers = [f.result(timeout=timeout) for f in [self._pool.schedule(worker.ready) for _ in range(self.workers)]]
+        except FutureTimeout:
+            raise WorkersFailed(f"analysis workers failed to start: no answer within {timeout:g} s") from None
+        except Exception as e:  # a worker that dies while starting (pebble: ProcessExpired)
+            raise WorkersFailed(f"analysis workers failed to start: {worker.start_failure(e)}") from e
+        errors = [error for _pid, error in answers if error]
+        if errors:
+            raise WorkersFailed(f"analysis workers failed to start: {errors[0]}")
 
     def submit(self, path: str, done: Callable[[str, dict | None], None]) -> Future:
         """Analyse `path`; `done(path, result)` is called (on a pool thread) with a result dict,

@@ -85,8 +85,37 @@ def analyse(path: str, max_bytes: int = 2048 << 20, use_names: bool = True) -> d
     }
 
 
+# Why this worker's warm-up failed, if it did. The initializer does not raise (pebble would kill the
+# worker and start another, forever); the pool's start-up probe asks for this instead.
+_warm_up_error: str | None = None
+
+
 def warm_up() -> None:
     """Run once in each worker at start, so the first real file pays no import or load cost."""
+    global _warm_up_error
+    try:
+        _warm_up()
+    except Exception as e:
+        _warm_up_error = start_failure(e)
+
+
+def ready() -> tuple[int, str | None]:
+    """The pool's start-up probe: this worker's pid and why its warm-up failed (None: it did not)."""
+    return os.getpid(), _warm_up_error
+
+
+def start_failure(e: BaseException) -> str:
+    """One line on why a worker could not start, naming a file the installed package lacks."""
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parent.parent
+    missing = getattr(e, "filename", None)
+    if isinstance(e, FileNotFoundError) and missing and Path(missing).resolve().is_relative_to(package):
+        return f"{Path(missing).name} missing from the installed package ({package}); reinstall sp404d"
+    return f"{type(e).__name__}: {e}"
+
+
+def _warm_up() -> None:
     import io
 
     import numpy as np

@@ -302,11 +302,13 @@ class Pipeline:
         """Stop taking work; let what is in the pool finish (up to drain_seconds) and be handed
         to the writer. What was still queued is not recorded: the next scan finds it."""
         self._stopping.set()
-        self._threads[0].join(timeout=drain_seconds)
+        if self._threads[0].ident is not None:  # started (a failed start stops it too)
+            self._threads[0].join(timeout=drain_seconds)
         deadline = time.monotonic() + drain_seconds
         while self._analysing and time.monotonic() < deadline:
             time.sleep(0.05)
 
     def stop_collector(self) -> None:
-        self._done.put(_STOP)
-        self._threads[1].join(timeout=10)
+        if self._threads[1].ident is not None:
+            self._done.put(_STOP)
+            self._threads[1].join(timeout=10)

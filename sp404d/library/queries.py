@@ -83,6 +83,7 @@ def totals(analysis_version: int | None = None) -> dict:
         "duplicates": Location.select().where(present, Location.match.in_(EXACT_MATCHES)).count(),
         "near_duplicates": Location.select().where(present, Location.match == "near").count(),
         "groups": Sample.select(Sample.group_id).join(Location).where(present).distinct().count(),
+        "categorised": Sample.select().join(Location).where(present, Sample.category.is_null(False)).distinct().count(),
         "failed": Failure.select().count(),
         "runs": ImportRun.select().count(),
         **older,

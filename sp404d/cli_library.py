@@ -247,8 +247,10 @@ def format_sync(r: dict, dry_run: bool) -> str:
     else:
         lines.append(f"card {r['card']}: wrote {r['written']} ({r['bytes_written'] / 1e6:.1f} MB), "
                      f"moved {r.get('moved', 0)}, removed {r['removed']}, kept {r['kept']}")
+    changed = set(r.get("changed", ()))
     for rel in r["blocked"]:
-        lines.append(f"  left alone (not written by sp404d): {rel}")
+        lines.append(f"  {rel}: " + ("changed on the card since sp404d wrote it: left alone" if rel in changed
+                                     else "left alone (not written by sp404d)"))
     for kit, pads in r["empty_pads"].items():
         lines.append(f"  kit {kit}: empty pad(s) {', '.join(map(str, pads))}")
     if r.get("error"):

@@ -122,6 +122,11 @@ def test_an_aiff_or_flac_holding_less_than_it_declares_fails_as_corrupt(tmp_path
     lie = tmp_path / "lie.flac"
     lie.write_bytes(flac_total_lies(cases["flac"], 10))
     assert analyse(str(lie))["category"] == "corrupt"
+    piped = bytearray(cases["aiff"])  # as ffmpeg writes AIFF to a pipe: FORM, COMM frames and SSND sizes left 0
+    piped[4:8] = piped[22:26] = piped[42:46] = bytes(4)
+    assert piped[38:42] == b"SSND"
+    (tmp_path / "piped.aiff").write_bytes(piped)
+    assert analyse(str(tmp_path / "piped.aiff"))["frames"] == 13230
 
 
 @pytest.mark.skipif(shutil.which("ffprobe") is None, reason="needs ffmpeg")

@@ -21,7 +21,8 @@ IMA4_BLOCK = (64, 34)  # 64 frames per 34-byte block, per channel
 
 def aiff_shortfall(f: BinaryIO, file_size: int, max_chunks: int = 256) -> str | None:
     """Why a FORM AIFF/AIFC file is shorter than it declares, or None (complete, or not
-    an AIFF whose length can be told: an unknown compression, a chunk missing)."""
+    an AIFF whose length can be told: an unknown compression, a chunk missing, sizes of 0 left by
+    a writer that could not seek back)."""
     f.seek(0)
     head = f.read(12)
     if len(head) < 12 or head[:4] != b"FORM" or head[8:12] not in (b"AIFF", b"AIFC"):
@@ -39,9 +40,12 @@ def aiff_shortfall(f: BinaryIO, file_size: int, max_chunks: int = 256) -> str | 
         if cid == b"COMM":
             comm = f.read(min(size, 64))
         elif cid == b"SSND":
-            ssnd = (pos + 8, size)
             f.seek(pos + 8)
             ssnd_offset = f.read(4)
+            if size == 0:  # written to a pipe (ffmpeg does): the sound runs to the end of the file
+                ssnd = (pos + 8, file_size - pos - 8)
+                break
+            ssnd = (pos + 8, size)
         pos += 8 + size + (size & 1)  # chunks are word-aligned
     if ssnd is None:
         return None
@@ -52,6 +56,8 @@ def aiff_shortfall(f: BinaryIO, file_size: int, max_chunks: int = 256) -> str | 
     if comm is None or len(comm) < 8 or len(ssnd_offset) < 4:
         return None
     channels, frames, bits = struct.unpack(">hIh", comm[:8])
+    if frames == 0:  # not known when the header was written (a pipe): nothing declared
+        return None
     compression = comm[18:22] if head[8:12] == b"AIFC" else b"NONE"
     frame_bytes = _frame_bytes(compression, channels, bits)
     held = size - 8 - struct.unpack(">I", ssnd_offset)[0]  # after SSND's offset and block size fields

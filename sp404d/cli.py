@@ -10,10 +10,10 @@ import sys
 import time
 import traceback
 
-from sp404d import __version__, config as config_mod, logs
+from sp404d import __version__, config as config_mod, logs, strictjson
 from sp404d import cli_library as lib
 from sp404d.cli_help import DESCRIPTIONS, KIT_ACTIONS, settings_in_effect
-from sp404d.errors import Sp404dError
+from sp404d.errors import ConfigError, Sp404dError
 
 
 def _parser(settings: str | None = None) -> argparse.ArgumentParser:
@@ -136,7 +136,13 @@ def main(argv: list[str] | None = None) -> int:
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
-        cfg = config_mod.load(args.config)
+        try:
+            cfg = config_mod.load(args.config)
+        except ConfigError as e:
+            if args.command != "doctor":
+                raise
+            logs.configure("warning")
+            return cmd_doctor(None, args, config_error=e)  # one failed check; the others still run
         level = "debug" if args.verbose else cfg.log_level
         logs.configure(level if args.command in ("run", "import") else "warning")
         return COMMANDS[args.command](cfg, args)
@@ -369,8 +375,12 @@ def follow(get_job, json_out: bool = False, stop=lambda: False) -> dict:
 
 
 def cmd_failures(cfg, args) -> int:
+    from sp404d.errors import FailureCategory
     from sp404d.library import queries
 
+    known = [c.value for c in FailureCategory]
+    if args.category is not None and args.category not in known:
+        raise Sp404dError(f"unknown failure category {args.category!r} (categories: {', '.join(known)})")
     if args.retry:
         job = run_job(cfg, "retry", [], args.json)
         print_summary(job, args.json)
@@ -380,7 +390,7 @@ def cmd_failures(cfg, args) -> int:
         rows = queries.failures(args.category)
     if args.json:
         for row in rows:
-            print(json.dumps(row))
+            print(strictjson.dumps(row))
         return 0
     for row in rows:
         tries = f" (tried {row['attempts']}x)" if row["attempts"] > 1 else ""
@@ -393,14 +403,14 @@ def cmd_failures(cfg, args) -> int:
     return 0
 
 
-def cmd_doctor(cfg, args) -> int:
+def cmd_doctor(cfg, args, config_error: ConfigError | None = None) -> int:
     from sp404d import doctor
 
-    checks = doctor.run(cfg)
+    checks = doctor.run(cfg, config_error)
     if args.json:
-        print(json.dumps(doctor.as_dicts(checks)))
+        print(strictjson.dumps(doctor.as_dicts(checks)))
     else:
-        marks = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}
+        marks = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL", "skip": "skip"}
         for c in checks:
             print(f"{marks[c.status]}  {c.name}: {c.detail}" + (f"\n      fix: {c.fix}" if c.fix else ""))
         bad = [c for c in checks if c.status == "fail"]

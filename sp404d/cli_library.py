@@ -13,6 +13,7 @@ import os
 import sys
 
 from sp404d.errors import Sp404dError
+from sp404d.strictjson import dumps
 
 
 def library(cfg):
@@ -60,7 +61,7 @@ def cmd_search(cfg, args) -> int:
         rows = search.sounds(parsed)[: args.limit]
     if args.json:
         for row in rows:
-            print(json.dumps(row))
+            print(dumps(row))
     else:
         _table(["name", "category", "bpm", "key", "dur", "path"], [_search_cells(r) for r in rows], right={2, 4})
     return 0
@@ -77,7 +78,7 @@ def cmd_kits(cfg, args) -> int:
                         "filter": kit.filter, "filled": sum(p.row is not None for p in pads)})
     if args.json:
         for k in out:
-            print(json.dumps(k))
+            print(dumps(k))
     else:
         _table(["kit", "card folder", "pads", "sync", "defined in"],
                [[k["name"], f"IMPORT/{k['folder']}", f"{k['filled']}/16", "yes" if k["sync"] else "no", k["origin"]]
@@ -132,7 +133,7 @@ def _kit_show(cfg, args) -> int:
         pads = resolve.pads(kit)
     names = pad_file_names({p.pad: os.path.splitext(os.path.basename(p.row["path"]))[0] for p in pads if p.row})
     if args.json:
-        print(json.dumps({"name": kit.name, "folder": kit.folder, "filter": kit.filter, "sync": kit.sync,
+        print(dumps({"name": kit.name, "folder": kit.folder, "filter": kit.filter, "sync": kit.sync,
                           "pads": [{"pad": p.pad, "why": p.why, "card_name": names.get(p.pad), **(p.row or {})}
                                    for p in pads]}))
         return 0
@@ -158,7 +159,7 @@ def cmd_dupes(cfg, args) -> int:
             files += len(g["members"])
             freeable += g["freeable_bytes"]
             if args.json:
-                print(json.dumps(g))
+                print(dumps(g))
                 continue
             c = g["canonical"]
             print(f"group {g['group']}: {c['path']}  [{c['container']}, {c['quality']}]")
@@ -187,7 +188,7 @@ def cmd_export(cfg, args) -> int:
                     writer.writerow({k: json.dumps(v) if isinstance(v, list) else v for k, v in row.items()})
             else:
                 for row in queries.export_rows():
-                    out.write(json.dumps(row) + "\n")
+                    out.write(dumps(row) + "\n")
     finally:
         if out is not sys.stdout:
             out.close()
@@ -208,7 +209,7 @@ def cmd_sync(cfg, args) -> int:
     for r in reports:
         failed |= bool(r.get("error"))
         if args.json:
-            print(json.dumps(r))
+            print(dumps(r))
         else:
             print(format_sync(r, args.dry_run))
     return 1 if failed else 0
@@ -246,8 +247,10 @@ def format_sync(r: dict, dry_run: bool) -> str:
     else:
         lines.append(f"card {r['card']}: wrote {r['written']} ({r['bytes_written'] / 1e6:.1f} MB), "
                      f"moved {r.get('moved', 0)}, removed {r['removed']}, kept {r['kept']}")
+    changed = set(r.get("changed", ()))
     for rel in r["blocked"]:
-        lines.append(f"  left alone (not written by sp404d): {rel}")
+        lines.append(f"  {rel}: " + ("changed on the card since sp404d wrote it: left alone" if rel in changed
+                                     else "left alone (not written by sp404d)"))
     for kit, pads in r["empty_pads"].items():
         lines.append(f"  kit {kit}: empty pad(s) {', '.join(map(str, pads))}")
     if r.get("error"):

@@ -17,22 +17,34 @@ MB = 1 << 20
 @dataclass(frozen=True)
 class Check:
     name: str
-    status: str        # ok, warn, fail
+    status: str        # ok, warn, fail, skip
     detail: str
     fix: str = ""
 
 
-def run(cfg: Config) -> list[Check]:
+def run(cfg: Config | None, config_error: Exception | None = None) -> list[Check]:
+    """Every check. Without a valid config (`cfg` None, `config_error` why), the config is one failed
+    check and the checks that do not need it still run; the others are listed as skipped."""
+    if cfg is None:
+        return [Check("config", "fail", str(config_error),
+                      "correct the key or line it names in that file, then run `sp404d doctor` again"),
+                _inotify(None), _ffmpeg(),
+                Check("watch folders, daemon, library, cards", "skip", "not checked until the config is valid")]
     checks = [_config(cfg)]
     checks += _watch_folders(cfg)
-    checks.append(_inotify(cfg))
-    checks.append(Check("ffmpeg", "ok", shutil.which("ffmpeg")) if shutil.which("ffmpeg") else
-                  Check("ffmpeg", "warn", "not found: M4A/AAC files cannot be decoded (other formats can)",
-                        "install ffmpeg (apt install ffmpeg / brew install ffmpeg)"))
+    checks.append(_inotify([f for f in cfg.watch_folders if f.is_dir()]))
+    checks.append(_ffmpeg())
     checks.append(_socket(cfg))
     checks += _library(cfg)
     checks += _cards(cfg)
     return checks
+
+
+def _ffmpeg() -> Check:
+    if shutil.which("ffmpeg"):
+        return Check("ffmpeg", "ok", shutil.which("ffmpeg"))
+    return Check("ffmpeg", "warn", "not found: M4A/AAC files cannot be decoded (other formats can)",
+                 "install ffmpeg (apt install ffmpeg / brew install ffmpeg)")
 
 
 def _config(cfg: Config) -> Check:
@@ -71,12 +83,15 @@ def count_folders(roots, limit: int = 1_000_000) -> int:
     return n
 
 
-def _inotify(cfg: Config) -> Check:
+def _inotify(roots: list[Path] | None) -> Check:
+    """roots: the watched folders that exist; None when they are not known (no valid config)."""
     limit_file = Path("/proc/sys/fs/inotify/max_user_watches")
     if not limit_file.exists():
         return Check("file events", "ok", "native events (FSEvents/kqueue); no watch limit to check")
     limit = int(limit_file.read_text().split()[0])
-    folders = count_folders([f for f in cfg.watch_folders if f.is_dir()])
+    if roots is None:
+        return Check("inotify", "ok", f"max_user_watches {limit} (folders to watch not counted: no valid config)")
+    folders = count_folders(roots)
     if folders >= limit:
         return Check("inotify", "fail", f"{folders} folders to watch but max_user_watches is {limit}: the daemon "
                      "falls back to polling", f"sudo sysctl fs.inotify.max_user_watches={max(524288, folders * 2)}")

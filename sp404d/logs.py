@@ -8,6 +8,8 @@ import sys
 
 import structlog
 
+from sp404d import strictjson
+
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 
@@ -29,7 +31,7 @@ def configure(level: str = "info", stream=None, json: bool | None = None) -> Non
     stream = stream or sys.stderr
     if json is None:
         json = not stream.isatty()
-    renderer = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=stream.isatty())
+    renderer = structlog.processors.JSONRenderer(serializer=strictjson.dumps) if json else structlog.dev.ConsoleRenderer(colors=stream.isatty())
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

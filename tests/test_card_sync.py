@@ -12,6 +12,7 @@ from fixtures import card as fat
 from fixtures.audio import hit, write
 from sp404d.card import manifest as manifest_store
 from sp404d.card.sync import Card
+from sp404d.cli_library import format_sync
 from tests.card_helpers import assert_card_consistent, imported_kits, one_more_sample
 
 pytestmark = pytest.mark.skipif(fat.available() is not None, reason=str(fat.available()))
@@ -72,6 +73,8 @@ def test_a_users_file_where_a_pad_goes_is_left_alone_and_not_rendered_again_each
     monkeypatch.setattr(card_sync, "render", lambda path: rendered.append(path) or real(path))
     first = Card(card.path).sync(kits)
     assert (first.written, first.plan.blocked, len(rendered)) == (0, [rel], 1)  # compared once
+    assert first.plan.changed == [rel]  # sp404d wrote it, then the user replaced it: said so
+    assert f"{rel}: changed on the card since sp404d wrote it: left alone" in format_sync(first.as_dict(), False)
     users = Card(card.path).manifest()["users"]  # remembered with the file's hash
     assert list(users) == [rel] and users[rel][1] == xxhash.xxh3_128_hexdigest(mine)
     again = Card(card.path).sync(kits)

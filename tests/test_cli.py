@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import socket
 import subprocess
 import sys
 
 from fixtures.audio import hit, write, write_bad_files
 from tests.conftest import wait_until
+from tests.test_pure import strict_loads
 
 
 def lines(r) -> list[dict]:
@@ -58,10 +61,77 @@ def test_library_commands_without_a_daemon(daemon_env, tmp_path):
     assert retry.returncode == 0 and json.loads(retry.stdout)["failed"] == 5
     assert {f["attempts"] for f in lines(env.cli("failures", "--json"))} == {2}
     assert "5 failed file(s)" in env.cli("failures").stdout
+    assert {f["category"] for f in lines(env.cli("failures", "--category", "empty", "--json"))} == {"empty"}
+    one_line_error(env.cli("failures", "--category", "bogus"), 1,
+                   "unknown failure category 'bogus' (categories: unreadable, empty, unsupported, corrupt, too-large, "
+                   "timeout, crash)")
 
     assert env.cli("dupes", "--json").stdout == ""
     one_line_error(env.cli("sync"), 1, "no SP-404MKII card is mounted")
     one_line_error(env.cli("sync", "--card", "/no/card"), 1, "no card at /no/card")
+
+
+def names_in(obj) -> set[bytes]:
+    """The exact names that strict JSON carries in `_bytes` fields, anywhere in `obj`."""
+    found = set()
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if k.endswith("_bytes") and k[:-6] in obj:  # not freeable_bytes, a number
+                found |= {base64.b64decode(x) for x in (v if isinstance(v, list) else [v]) if x}
+            else:
+                found |= names_in(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            found |= names_in(v)
+    return found
+
+
+def test_json_output_is_strict_json_for_names_that_are_not_utf8(daemon_env, tmp_path):
+    """A name that is not UTF-8 comes out as `path` (bytes as \\xNN) plus `path_bytes` (base64) in
+    every JSON output and socket reply, parsed here as a strict parser would."""
+    env = daemon_env
+
+    def run(*args) -> list:
+        r = subprocess.run([sys.executable, "-m", "sp404d", *args], capture_output=True, env=env.env, timeout=120)
+        assert r.returncode == 0, r.stderr
+        if args[0] == "status":  # one object over several lines
+            return [strict_loads(r.stdout)]
+        return [strict_loads(line) for line in r.stdout.splitlines() if line.strip()]
+
+    lib = os.fsencode(tmp_path / "Lib")
+    os.makedirs(lib)
+    sound = write(tmp_path / "k.wav", hit(7, 0.3)).read_bytes()
+    bad, copy, broken = (os.path.join(lib, n) for n in (b"bad\xff\xfe_name.wav", b"copy_caf\xe9.wav", b"broken\xff.wav"))
+    for name, data in ((bad, sound), (copy, sound), (broken, sound[:60])):  # a copy: a duplicate; cut short: fails
+        with open(name, "wb") as f:
+            f.write(data)
+    run("import", str(tmp_path / "Lib"), "--json")
+    assert names_in(run("export")) == {bad, copy}
+    assert names_in(run("dupes", "--json")) == {bad, copy}
+    assert names_in(run("search", "--json")) & {bad, copy}
+    assert names_in(run("kit", "show", "NEW", "--json")) & {bad, copy}
+    assert names_in(run("failures", "--json")) == {broken}
+    shown = run("failures", "--json")[0]["path"]
+    assert shown == os.fsdecode(lib) + "/broken\\xff.wav"  # readable, and valid UTF-8
+
+    env.start()
+    dropped = os.path.join(os.fsencode(env.drop), b"dropped\xfe.wav")
+    with open(dropped, "wb") as f:
+        f.write(sound[:70])
+    wait_until(lambda: env.status()["last_errors"], 30, what="the dropped file to fail")
+    assert names_in(run("status", "--json")) == {dropped}
+    with socket.socket(socket.AF_UNIX) as s:  # the socket's own reply line, as any client reads it
+        s.connect(str(env.socket))
+        s.sendall(b"status\n")
+        raw = s.makefile("rb").readline()
+    assert names_in(strict_loads(raw)) == {dropped}
+    folder = os.path.join(os.fsencode(tmp_path), b"Pack\xff")  # handed to the daemon over the socket
+    os.makedirs(folder)
+    with open(os.path.join(folder, b"one.wav"), "wb") as f:
+        f.write(write(tmp_path / "one.wav", hit(8, 0.3)).read_bytes())
+    job = run("import", folder, "--json")[0]
+    assert job["recorded"] == 1 and names_in(job) == {folder}
+    assert os.path.join(folder, b"one.wav") in {p for (p,) in env.rows("SELECT path FROM location")}
 
 
 def test_doctor_on_a_healthy_and_a_broken_setup(daemon_env, tmp_path):
@@ -79,6 +149,28 @@ def test_doctor_on_a_healthy_and_a_broken_setup(daemon_env, tmp_path):
     env.library.write_bytes(b"this is not a database" * 100)  # a broken library
     r = env.cli("doctor")
     assert r.returncode == 1 and "FAIL  library" in r.stdout and "fix:" in r.stdout
+
+
+def test_doctor_with_a_broken_config_fails_that_check_and_runs_the_others(daemon_env):
+    env = daemon_env
+    good = env.config.read_text()
+    for broken, says in ((good.replace("[watch]\n", "[watch]\nsettle = 3\n"), "unknown key watch.settle"),
+                         (good + "[watch\n", "not valid TOML")):
+        env.config.write_text(broken)
+        r = env.cli("doctor")
+        assert r.returncode == 1 and r.stderr == "", (r.stdout, r.stderr)
+        out = r.stdout.splitlines()
+        assert out[0].startswith("FAIL  config: ") and says in out[0] and str(env.config) in out[0]
+        assert out[1].startswith("      fix: ")
+        assert any(line.startswith(("ok    ffmpeg", "WARN  ffmpeg")) for line in out)
+        assert any(line.startswith("ok    inotify: max_user_watches") for line in out)
+        assert "skip  watch folders, daemon, library, cards: not checked until the config is valid" in out
+        assert out[-1] == "1 problem(s) found"
+        r = env.cli("doctor", "--json")
+        checks = json.loads(r.stdout)
+        assert r.returncode == 1 and [c["status"] for c in checks if c["name"] == "config"] == ["fail"]
+        assert {c["name"] for c in checks} >= {"config", "ffmpeg", "inotify"}
+    one_line_error(env.cli("status"), 78, "not valid TOML")  # the other commands still stop at it
 
 
 def test_doctor_points_at_a_config_file_of_the_wrong_name(tmp_path):

@@ -107,6 +107,26 @@ def test_plan_writes_keeps_replaces_removes_only_what_it_wrote():
     assert plan([want("IMPORT/K/01_A.wav")], done, {"IMPORT/K/01_A.wav": (10, "h1")}).write  # case change: rename
 
 
+def test_a_pad_file_sp404d_wrote_and_the_user_changed_is_reported_as_changed_not_as_never_written():
+    from sp404d.card.plan import Plan
+    from sp404d.card.sync import Report
+    from sp404d.cli_library import format_sync
+
+    manifest = {"IMPORT/K/01_a.WAV": {"sample": 1, "pcm": "p1", "size": 10, "hash": "h1"}}
+    on_card = {"IMPORT/K/01_a.WAV": (12, "theirs"),   # sp404d wrote it, the user replaced it
+               "IMPORT/K/02_b.WAV": (5, "hand")}      # sp404d never wrote here
+    p = plan([want("IMPORT/K/01_a.WAV"), want("IMPORT/K/02_b.WAV", 2, "p2")], manifest, on_card)
+    assert (p.blocked, p.changed, p.write) == (["IMPORT/K/01_a.WAV", "IMPORT/K/02_b.WAV"], ["IMPORT/K/01_a.WAV"], [])
+    report = Report("/media/you/SD", p, finished_at=1.0).as_dict()
+    assert report["changed"] == ["IMPORT/K/01_a.WAV"]
+    for dry_run in (False, True):
+        lines = format_sync(report, dry_run).splitlines()[1:]
+        assert lines == ["  IMPORT/K/01_a.WAV: changed on the card since sp404d wrote it: left alone",
+                         "  IMPORT/K/02_b.WAV: left alone (not written by sp404d)"]
+    assert format_sync(Report("/c", Plan(blocked=["IMPORT/K/01_a.WAV"])).as_dict(), False).endswith(
+        "IMPORT/K/01_a.WAV: left alone (not written by sp404d)")
+
+
 def test_a_sound_that_changed_pads_is_moved_not_written_again():
     manifest = {"IMPORT/K/01_a.WAV": {"sample": 1, "pcm": "p1", "size": 10, "hash": "h1"},
                 "IMPORT/K/02_b.WAV": {"sample": 2, "pcm": "p2", "size": 10, "hash": "h2"},

@@ -121,3 +121,66 @@ def test_rate_is_over_the_last_minute():
     r.add(100.0, 700)                    # the baseline moves to t=10: 600 files in 90 s
     assert r.rate(100.0) == pytest.approx(600 / 90)
     assert r.rate(161.0) == 0.0          # nothing finished for over a minute
+
+
+def strict_loads(raw: bytes):
+    """Parse as a strict parser does: UTF-8 that decodes strictly, and no lone surrogate escaped in
+    it (Python's json.loads accepts "\\udcff"; serde_json does not)."""
+    obj = json.loads(raw.decode("utf-8", "strict"))
+
+    def check(v):
+        if isinstance(v, str):
+            v.encode("utf-8")  # raises on a lone surrogate
+        elif isinstance(v, dict):
+            for k, x in v.items():
+                check(k)
+                check(x)
+        elif isinstance(v, list):
+            for x in v:
+                check(x)
+    check(obj)
+    return obj
+
+
+BAD = b"/drop/bad\xff\xfe_name.wav".decode("utf-8", "surrogateescape")
+
+
+def test_a_name_that_is_not_utf8_is_written_escaped_with_its_bytes_and_read_back_exactly():
+    from sp404d import strictjson
+
+    assert json.dumps({"path": BAD}).count("\\udc") == 2  # what a strict parser rejects
+    row = {"path": BAD, "paths": ["/ok/é.wav", BAD], "canonical": {"path": BAD}, "move": [[BAD, "/x"]],
+           "message": f"cannot open {BAD}", "size": 3}
+    out = strict_loads(strictjson.dumps(row).encode())
+    assert out["path"] == "/drop/bad\\xff\\xfe_name.wav" and out["path_bytes"] == "L2Ryb3AvYmFk//5fbmFtZS53YXY="
+    assert out["paths"] == ["/ok/é.wav", out["path"]] and out["paths_bytes"] == [None, out["path_bytes"]]
+    assert out["canonical"] == {"path": out["path"], "path_bytes": out["path_bytes"]}
+    assert out["move"] == [[out["path"], "/x"]] and out["size"] == 3
+    assert strictjson.restore(out) == {**row, "move": [[out["path"], "/x"]]}  # a list in a list keeps the text
+    assert strictjson.dumps({"path": "/ok/café 🎛.wav"}) == json.dumps({"path": "/ok/café 🎛.wav"})  # UTF-8: as it was
+
+
+def test_socket_replies_are_strict_and_requests_carry_any_name():
+    reply = strict_loads(protocol.ok(last_errors=[{"path": BAD, "category": "corrupt"}]))
+    assert reply["last_errors"][0]["path_bytes"] == "L2Ryb3AvYmFk//5fbmFtZS53YXY="
+    line = b'{"cmd": "import", "paths": ["/drop/bad\\\\xff", "/ok"], "paths_bytes": ["L2Ryb3AvYmFk/w==", null]}'
+    assert protocol.parse_request(line) == ("import", {"paths": [b"/drop/bad\xff".decode("utf-8", "surrogateescape"),
+                                                                 "/ok"]})
+    with pytest.raises(ProtocolError) as e:
+        protocol.parse_request(b'{"cmd": "import", "paths": ["x"], "paths_bytes": ["not base64!"]}')
+    assert e.value.code == ErrorCode.BAD_REQUEST
+
+
+def test_json_logs_are_strict(tmp_path):
+    import io
+
+    from sp404d import logs
+
+    stream = io.StringIO()
+    logs.configure("info", stream=stream, json=True)
+    try:
+        logs.get("test").warning("cannot read", path=BAD)
+    finally:
+        logs.configure("warning")
+    line = strict_loads(stream.getvalue().encode())
+    assert line["path_bytes"] == "L2Ryb3AvYmFk//5fbmFtZS53YXY=" and line["event"] == "cannot read"

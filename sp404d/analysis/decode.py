@@ -20,7 +20,7 @@ import numpy as np
 import soundfile as sf
 import xxhash
 
-from sp404d.analysis import riff
+from sp404d.analysis import declared, riff
 from sp404d.analysis.sniff import HEADER_BYTES, container_of
 from sp404d.errors import AnalysisFailed, FailureCategory
 
@@ -139,6 +139,23 @@ def _check_riff(path: str, size: int) -> tuple[dict | None, tuple[int, int] | No
     return acid, None
 
 
+def _check_aiff(path: str, size: int) -> None:
+    """Refuse an AIFF/AIFF-C that holds less sound than its header declares (libsndfile would read it
+    as a shorter sound)."""
+    with open(path, "rb") as f:
+        short = declared.aiff_shortfall(f, size)
+    if short:
+        raise AnalysisFailed(FailureCategory.CORRUPT, short)
+
+
+def _whole(decoded: Decoded, head: bytes) -> Decoded:
+    """A FLAC that decoded to fewer frames than its STREAMINFO declares is truncated (ffmpeg decodes
+    what is there without an error; libsndfile fails on it)."""
+    if decoded.container == "flac" and (short := declared.flac_shortfall(head, decoded.frames)):
+        raise AnalysisFailed(FailureCategory.CORRUPT, short)
+    return decoded
+
+
 def _decode_soundfile(path: str, container: str, keep_seconds: float, embedded: tuple[int, int] | None = None) -> Decoded:
     if embedded:  # the Ogg stream inside a Vorbis WAV, read from memory (max_file_mb bounds it)
         with open(path, "rb") as raw:
@@ -211,11 +228,13 @@ def decode(path: str, keep_seconds: float = 300.0) -> Decoded:
     if container is None:
         raise AnalysisFailed(FailureCategory.UNSUPPORTED, "not a recognised audio format (content, not name, was checked)")
     acid, embedded = _check_riff(path, size) if container == "wav" else (None, None)
+    if container == "aiff":
+        _check_aiff(path, size)
     if container != "m4a":  # libsndfile cannot read MP4 containers at all
         try:
             decoded = _decode_soundfile(path, container, keep_seconds, embedded)
             decoded.acid = acid
-            return decoded
+            return _whole(decoded, head)
         except sf.LibsndfileError as e:
             first_error = str(e)
     else:
@@ -223,7 +242,7 @@ def decode(path: str, keep_seconds: float = 300.0) -> Decoded:
     if ffmpeg_available():
         decoded = _decode_ffmpeg(path, container, keep_seconds)
         decoded.acid = acid
-        return decoded
+        return _whole(decoded, head)
     if container == "m4a":
         raise AnalysisFailed(FailureCategory.UNSUPPORTED, "M4A/AAC needs ffmpeg: install it (apt install ffmpeg / brew install ffmpeg)")
     raise AnalysisFailed(FailureCategory.CORRUPT, f"{container} file cannot be decoded: {first_error}")

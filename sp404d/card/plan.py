@@ -29,6 +29,7 @@ class Plan:
     remove: list[str] = field(default_factory=list)     # ours, no longer in any kit
     forget: list[str] = field(default_factory=list)     # in the manifest, but gone or changed by the user
     blocked: list[str] = field(default_factory=list)    # a file of the user's sits where a pad should go
+    changed: list[str] = field(default_factory=list)    # of those, files sp404d wrote that the user changed
 
     @property
     def changes(self) -> int:
@@ -57,6 +58,8 @@ def plan(wants: list[Want], manifest: dict[str, dict], on_card: dict[str, tuple[
             p.write.append(w)
         elif not ours(entry, present):
             p.blocked.append(w.rel)
+            if entry is not None:  # sp404d wrote there, and it is not what sp404d wrote any more
+                p.changed.append(w.rel)
         elif (entry.get("pcm") == w.pcm_hash and present == (entry.get("size"), entry.get("hash"))
               and m[key][0] == w.rel and not entry.get("pending")):
             p.keep.append(w.rel)

@@ -58,7 +58,7 @@ class Report:
 
     def as_dict(self) -> dict:
         return {"card": self.card, "written": self.written, "moved": self.moved, "removed": self.removed, "kept": len(self.plan.keep),
-                "blocked": self.plan.blocked, "bytes_written": self.bytes_written,
+                "blocked": self.plan.blocked, "changed": self.plan.changed, "bytes_written": self.bytes_written,
                 "bytes_read": self.bytes_read, "empty_pads": self.empty_pads,
                 "pending": ([w.rel for _, w in self.plan.move][self.moved:] + [w.rel for w in self.plan.write][self.written:]
                             if self.error else []),
@@ -282,6 +282,8 @@ class Card(CardRoot):
                 continue
             if (len(data), xxhash.xxh3_128_hexdigest(data)) == on_card.get(rel):
                 p.blocked.remove(rel)
+                if rel in p.changed:
+                    p.changed.remove(rel)
                 p.keep.append(rel)
                 manifest["files"][rel] = {**_entry(w, len(data), on_card[rel][1]), "mtime_ns": self._mtime(rel)}
                 adopted = True

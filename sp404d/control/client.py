@@ -7,6 +7,7 @@ import socket
 from pathlib import Path
 from typing import Iterator
 
+from sp404d import strictjson
 from sp404d.errors import DaemonNotRunning, Sp404dError
 
 
@@ -33,7 +34,7 @@ class Client:
         self.close()
 
     def request(self, cmd: str, **args) -> dict:
-        line = json.dumps({"cmd": cmd, **args}) if args else cmd
+        line = strictjson.dumps({"cmd": cmd, **args}) if args else cmd
         self.sock.sendall(line.encode() + b"\n")
         reply = self._read()
         if not reply.get("ok"):

@@ -2,12 +2,15 @@
 
 A request is a bare word (`status`) or a JSON object (`{"cmd": "import", "paths": [...]}`).
 Replies are `{"ok": true, ...}` or `{"ok": false, "error": {"code": N, "message": "..."}}`.
+Both are strict UTF-8 JSON: a file name that is not UTF-8 travels as `x` plus `x_bytes`
+(strictjson.py), in replies and in requests.
 """
 
 from __future__ import annotations
 
 import json
 
+from sp404d import strictjson
 from sp404d.errors import ErrorCode
 
 MAX_LINE = 64 * 1024  # a request line longer than this is refused and the connection closed
@@ -36,7 +39,10 @@ def parse_request(line: bytes) -> tuple[str, dict]:
         cmd = obj.pop("cmd", None) if isinstance(obj, dict) else None
         if not isinstance(cmd, str):
             raise ProtocolError(ErrorCode.BAD_REQUEST, 'a JSON request needs a "cmd" string')
-        return cmd, obj
+        try:
+            return cmd, strictjson.restore(obj)
+        except ValueError as e:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, str(e)) from None
     words = text.split()
     if len(words) != 1:
         raise ProtocolError(ErrorCode.BAD_REQUEST, "a plain request is a single word; use JSON for arguments")
@@ -44,7 +50,7 @@ def parse_request(line: bytes) -> tuple[str, dict]:
 
 
 def encode(obj: dict) -> bytes:
-    return (json.dumps(obj, separators=(",", ":"), default=str) + "\n").encode("utf-8")
+    return (strictjson.dumps(obj, separators=(",", ":")) + "\n").encode("utf-8")
 
 
 def ok(**fields) -> bytes:

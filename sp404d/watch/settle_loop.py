@@ -53,7 +53,6 @@ class SettleLoop(threading.Thread):
         self.settler = Settler(settle_seconds)
         self.on_overflow = on_overflow
         self.progress = progress
-        self._noticed = 0  # files that began settling since the drop last heard of it
         self._halt = threading.Event()
         # settled files waiting for room in intake, in order (a dict for O(1) removal); kept apart
         # from the settler so that waiting costs no stat per tick
@@ -86,7 +85,7 @@ class SettleLoop(threading.Thread):
                     self._handle(hint, time.monotonic())
                 except Exception:
                     log.exception("hint failed", hint=repr(hint)[:200])
-            drop = self._drop()
+            drop = self.progress.drop() if self.progress is not None else None
             if self.hints.overflowed.is_set():
                 self.hints.overflowed.clear()
                 log.warning("too many events at once; a rescan will catch up")
@@ -105,21 +104,12 @@ class SettleLoop(threading.Thread):
                     break
                 del self._ready[path]
 
-    def _drop(self):
-        """The drop the files noticed so far belong to (told of those not yet counted)."""
-        if self.progress is None:
-            return None
-        if self._noticed:
-            n, self._noticed = self._noticed, 0
-            return self.progress.noticed(n)
-        return self.progress.drop()
-
     def _touch(self, path: str, now: float) -> None:
         """(Re)start the path's quiet period; a file new here is one more of the drop."""
         if path in self._ready:
             del self._ready[path]  # written again while waiting: it settles again
-        elif path not in self.settler:
-            self._noticed += 1
+        elif path not in self.settler and self.progress is not None:
+            self.progress.noticed()  # at once: a status asked meanwhile has the drop's total right
         self.settler.touch(path, now)
 
     def _unready(self, path: str, is_dir: bool, now: float) -> None:

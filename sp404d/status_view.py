@@ -176,15 +176,23 @@ class RateColumn(ProgressColumn):
         return Text(f"{task.speed:5.1f} files/s" if task.speed else "", style="progress.data.speed")
 
 
+class EtaColumn(TimeRemainingColumn):
+    """'ETA 0:00:12' once rich can tell (a total and a rate), nothing before."""
+
+    def render(self, task: Task) -> Text:
+        if task.total is None or task.time_remaining is None:
+            return Text("")
+        return Text.assemble("ETA ", super().render(task))
+
+
 class Board(Progress):
     """rich's progress, with the state line on top: one bar per open job."""
 
-    def __init__(self, console: Console | None = None, transient: bool = False):
+    def __init__(self, console: Console | None = None, transient: bool = False, get_time=None):
         self.header = Text("")
         self._bars: dict[int, int] = {}  # job id -> task id
         super().__init__(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), RateColumn(),
-                         TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=transient,
-                         refresh_per_second=8)
+                         EtaColumn(), console=console, transient=transient, refresh_per_second=8, get_time=get_time)
 
     def get_renderables(self):
         if self.header:

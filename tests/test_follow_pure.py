@@ -3,6 +3,8 @@ terminal (status_view.View, job_summary, Progress, walk's skipped files)."""
 
 from __future__ import annotations
 
+import re
+
 from sp404d.intake.progress import Progress
 from sp404d.status_view import View, job_summary, skipped_text, state_line
 from sp404d.watch.scan import walk
@@ -153,3 +155,25 @@ def test_a_follower_started_before_the_daemon_says_it_waits():
     assert v.lost("no daemon answers") == ["sp404d is not running (no daemon answers); waiting for it to start"]
     assert v.lost("no daemon answers") == []
     assert v.connected(status("starting")) == ["following sp404d 0.1.0 (pid 10)"]
+
+
+def test_the_board_draws_the_state_and_a_bar_that_fills_with_its_rate_and_eta():
+    from rich.console import Console
+
+    from sp404d.status_view import Board
+
+    clock = [100.0]
+    console = Console(record=True, width=120, force_terminal=False)
+    board = Board(console, get_time=lambda: clock[0])
+    drop = job(id=2, kind="drop", done=False, seen=500, total=500, completed=0, pending=500)
+    board.set_state(*state_line(status("busy", [drop], settling=500)))
+    for second, completed in enumerate((0, 100, 200)):  # 100 files a second
+        clock[0] = 100.0 + second
+        board.show_jobs({2: {**drop, "completed": completed}})
+    console.print(board.get_renderable())  # (not on a terminal: the unfilled part is blank)
+    text = console.export_text()
+    assert "● busy  settling 500; since start: recorded 7, failed 1" in text
+    bar = re.search(r"drop #2 (━*) +200/500 100.0 files/s ETA 0:00:03", text)
+    assert bar and len(bar.group(1)) == 16, text  # 40 % of the 40-column bar is filled
+    board.show_jobs({})  # done: its bar goes (the done line is printed above the board)
+    assert not board.tasks

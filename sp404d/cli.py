@@ -144,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
             logs.configure("warning")
             return cmd_doctor(None, args, config_error=e)  # one failed check; the others still run
         level = "debug" if args.verbose else cfg.log_level
-        logs.configure(level if args.command in ("run", "import") else "warning")
+        # a command's own output is not mixed with info logs (only the daemon logs those, to its log)
+        logs.configure(level if args.command == "run" or args.verbose else "warning")
         return COMMANDS[args.command](cfg, args)
     except Sp404dError as e:
         if args.verbose:
@@ -180,54 +181,17 @@ def cmd_status(cfg, args) -> int:
         status = client.request("status")
     status.pop("ok", None)
     if args.json:
-        print(json.dumps(status, indent=2, default=str))
+        print(strictjson.dumps(status, indent=2))
     else:
         print(format_status(status))
     return 0
 
 
 def _follow_status(cfg, json_out: bool) -> int:
-    """Subscribe to the daemon's events; on each (at most 4 a second) ask for the status and redraw.
-    Ends when the daemon goes away (0) or on Ctrl-C (130)."""
-    from sp404d.control.client import Client
+    """Live progress (rich) on a terminal, JSON lines otherwise; waits through daemon restarts."""
+    from sp404d.control.follow import follow_status
 
-    with Client(cfg.socket_path) as listen, Client(cfg.socket_path) as ask:
-        events = listen.events()
-        if json_out or not sys.stdout.isatty():
-            print(json.dumps(ask.request("status"), default=str), flush=True)
-            for event in events:
-                print(json.dumps(event, default=str), flush=True)
-            return 0
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TextColumn("{task.fields[rate]}"), TimeRemainingColumn()) as bars:
-            head = bars.add_task("", total=None, rate="", start=False)
-            tasks: dict[int, int] = {}
-
-            def redraw() -> None:
-                s = ask.request("status")
-                t, c = s["totals"], s["counters"]
-                bars.update(head, description=f"{s['state']}: {t['samples']} samples, {c['recorded']} recorded and "
-                                              f"{c['failed']} failed since start, {s['rate_per_second']:.1f} files/s")
-                for job in s["jobs"]:
-                    done = job["seen"] - job["pending"]
-                    rate = f"{done / max(job['elapsed'], 1e-3):.0f} files/s"
-                    if job["id"] not in tasks and not job["done"]:
-                        tasks[job["id"]] = bars.add_task(f"{job['kind']} #{job['id']}", total=None, rate=rate)
-                    if job["id"] in tasks:
-                        bars.update(tasks[job["id"]], completed=done, rate=rate,
-                                    total=job["seen"] if job["walked"] else None)
-                        if job["done"]:
-                            bars.remove_task(tasks.pop(job["id"]))
-
-            redraw()
-            last = time.monotonic()
-            for _ in events:
-                if time.monotonic() - last >= 0.25:
-                    redraw()
-                    last = time.monotonic()
-    return 0
+    return follow_status(cfg.socket_path, json_out)
 
 
 def format_status(s: dict) -> str:
@@ -298,6 +262,22 @@ def cmd_stop(cfg, args) -> int:
     raise Sp404dError(f"the daemon (pid {pid}) is still stopping after {args.timeout:.0f} s")
 
 
+def _process_started() -> float:
+    """When this process began, on the monotonic clock: `import` reports the time the user waited,
+    interpreter start-up included (Linux: from /proc; elsewhere, when this module was imported)."""
+    try:
+        with open("/proc/self/stat") as f:
+            ticks = int(f.read().rsplit(")", 1)[1].split()[19])  # field 22, starttime, in ticks since boot
+        with open("/proc/uptime") as f:
+            age = float(f.read().split()[0]) - ticks / os.sysconf("SC_CLK_TCK")
+        return time.monotonic() - max(age, 0.0)
+    except (OSError, ValueError, IndexError):
+        return time.monotonic()
+
+
+_STARTED = _process_started()
+
+
 def cmd_import(cfg, args) -> int:
     paths = [os.path.abspath(p) for p in args.paths]
     if not paths and not args.reanalyse:
@@ -306,7 +286,7 @@ def cmd_import(cfg, args) -> int:
         if not os.path.exists(p):
             raise Sp404dError(f"no such file or folder: {p}")
     job = run_job(cfg, "reanalyse" if args.reanalyse else "import", paths, args.json)
-    print_summary(job, args.json)
+    print_summary(job, args.json, waited=time.monotonic() - _STARTED)
     return 0 if job["done"] else 130
 
 
@@ -347,31 +327,9 @@ def _import_here(cfg, paths: list[str], json_out: bool, mode: str = "import") ->
 
 def follow(get_job, json_out: bool = False, stop=lambda: False) -> dict:
     """Show a job's progress until it is done (a bar on a terminal, plain lines otherwise)."""
-    interactive = sys.stderr.isatty() and not json_out
-    if interactive:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from sp404d.control.follow import follow_job
 
-        with Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
-                      TimeRemainingColumn(), transient=True, console=None) as bar:
-            task = bar.add_task("import", total=None, rate="")
-            while True:
-                job = get_job()
-                done = job["seen"] - job["pending"]
-                bar.update(task, total=job["seen"] if job["walked"] else None, completed=done,
-                           rate=f"{done / max(job['elapsed'], 1e-3):.0f} files/s")
-                if job["done"] or stop():
-                    return job
-                time.sleep(0.2)
-    last_line = time.monotonic()
-    while True:
-        job = get_job()
-        if job["done"] or stop():
-            return job
-        if not json_out and time.monotonic() - last_line >= 2.0:
-            last_line = time.monotonic()
-            print(f"seen {job['seen']}, recorded {job['recorded']}, unchanged {job['unchanged']}, "
-                  f"failed {job['failed']}, pending {job['pending']}", file=sys.stderr, flush=True)
-        time.sleep(0.2)
+    return follow_job(get_job, json_out, stop)
 
 
 def cmd_failures(cfg, args) -> int:
@@ -418,16 +376,14 @@ def cmd_doctor(cfg, args, config_error: ConfigError | None = None) -> int:
     return 1 if any(c.status == "fail" for c in checks) else 0
 
 
-def print_summary(job: dict, json_out: bool) -> None:
+def print_summary(job: dict, json_out: bool, waited: float | None = None) -> None:
+    """The job's result on stdout (logs go to stderr). `waited`: the time to report, else the job's own."""
+    from sp404d.status_view import job_summary
+
     if json_out:
-        print(json.dumps(job, default=str))
+        print(strictjson.dumps(job if waited is None else {**job, "waited": round(waited, 3)}))
         return
-    rate = job["seen"] / max(job["elapsed"], 1e-3)
-    failed = ", ".join(f"{k} {v}" for k, v in sorted(job["failed_by_category"].items()))
-    state = "" if job["done"] else " (interrupted: run it again to finish)"
-    print(f"seen {job['seen']}, analysed {job['analysed']}, unchanged {job['unchanged']}, "
-          f"duplicates {job['duplicates']} exact + {job['near_duplicates']} near, failed {job['failed']}{f' ({failed})' if failed else ''} "
-          f"in {job['elapsed']:.1f} s ({rate:.0f} files/s){state}")
+    print(job_summary(job, waited))
 
 
 COMMANDS = {"run": cmd_run, "status": cmd_status, "import": cmd_import, "export": lib.cmd_export, "dupes": lib.cmd_dupes,

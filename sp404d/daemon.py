@@ -31,6 +31,7 @@ from sp404d.watch.settle_loop import SettleLoop
 log = logs.get("daemon")
 REANALYSE_EVERY_SECONDS = 30
 REANALYSE_BATCH = 200
+STATE_TICK = 0.2
 
 
 class Daemon:
@@ -47,6 +48,8 @@ class Daemon:
         self._rescan_pending = threading.Event()
         self.cards: CardMonitor | None = None
         self.ready = threading.Event()  # set once watching and serving; status says "starting" before
+        self._state_lock = threading.Lock()
+        self._last_state: str | None = None  # the state last told to subscribers
 
     # -- life cycle --
     def run(self) -> int:
@@ -83,13 +86,14 @@ class Daemon:
         self.engine.start()
         self.hints = hints = Hints()
         self.watcher = Watcher(hints, cfg.observer, cfg.poll_seconds)
-        self.settle = SettleLoop(hints, self.engine.pipeline, cfg.settle_seconds, self.request_rescan)
+        self.settle = SettleLoop(hints, self.engine.pipeline, cfg.settle_seconds, self.request_rescan,
+                                 self.engine.progress)
         self.settle.start()
         for folder in cfg.watch_folders:
             folder.mkdir(parents=True, exist_ok=True)
             self.watcher.watch(str(folder))
         self.engine.scan(self._roots(), kind="startup-scan", defer=self._defer)
-        self.cards = CardMonitor(cfg, self.engine)
+        self.cards = CardMonitor(cfg, self.engine, on_state=self.report_state)
         self.cards.start()
         self.scheduler = BackgroundScheduler(daemon=True)
         if cfg.rescan_minutes > 0:
@@ -108,6 +112,7 @@ class Daemon:
             self.scheduler.add_job(self._watchdog, "interval", seconds=interval, id="watchdog",
                                    max_instances=1, coalesce=True, next_run_time=datetime.now())
         self.scheduler.start()
+        threading.Thread(target=self._report_states, name="sp404d-state", daemon=True).start()
 
     def _renew_watches(self) -> None:
         renewed = self.watcher.renew()
@@ -124,7 +129,42 @@ class Daemon:
 
     def _notify_status(self) -> None:
         s = self.engine.progress.snapshot()["counters"]
-        notify(f"STATUS={self.engine.state()}: {s['recorded']} recorded, {s['failed']} failed since start")
+        notify(f"STATUS={self.state()}: {s['recorded']} recorded, {s['failed']} failed since start")
+
+    # -- state --
+    def state(self) -> str:
+        """starting, stopping, write-error, card-syncing, paused, busy or idle."""
+        if self.stopping.is_set():
+            return "stopping"
+        if not self.ready.is_set():
+            return "starting"
+        state = self.engine.state()
+        if state == "write-error":
+            return state
+        if self.cards is not None and self.cards.syncing():
+            return "card-syncing"
+        return state
+
+    def report_state(self) -> str:
+        """Publish a `state` event if the state changed since the last one. Called 5 times a second
+        (a follower shows a change within a second), and at once by what changes it (pause,
+        resume, a card sync starting or ending), so even a short state is told."""
+        with self._state_lock:
+            state = self.state()
+            if state != self._last_state:
+                self._last_state = state
+                self.engine.events.publish("state", state=state)
+            return state
+
+    def _report_states(self) -> None:
+        """Until the daemon stops; the last state told is "stopping"."""
+        while True:
+            try:
+                if self.report_state() == "stopping":
+                    return
+            except Exception:  # a state that cannot be read now is read again at the next tick
+                log.exception("reading the state failed")
+            self.stopping.wait(STATE_TICK)
 
     def _shutdown(self) -> None:
         """Each part stops on its own, so one that fails (or never started) neither hides the
@@ -184,7 +224,7 @@ class Daemon:
         return {
             "ping": lambda a: {"pong": True},
             "version": lambda a: {"version": __version__},
-            "status": connected(lambda a: self.status()),
+            "status": connected(lambda a: self.status(totals=a.get("totals") is not False)),
             "stop": lambda a: self._stop(),
             "pause": lambda a: self._pause(True),
             "resume": lambda a: self._pause(False),
@@ -221,7 +261,7 @@ class Daemon:
     def _pause(self, paused: bool) -> dict:
         (self.engine.pipeline.paused.set if paused else self.engine.pipeline.paused.clear)()
         log.info("paused" if paused else "resumed")
-        return {"state": self.engine.state()}
+        return {"state": self.report_state()}
 
     def _paths(self, args: dict, required: bool = True) -> list[str] | None:
         paths = args.get("paths")
@@ -243,12 +283,9 @@ class Daemon:
             raise Sp404dError(f"no job {args.get('id')!r}")
         return job
 
-    def status(self) -> dict:
-        s = self.engine.status()
-        if self.stopping.is_set():
-            s["state"] = "stopping"
-        elif not self.ready.is_set():
-            s["state"] = "starting"
+    def status(self, totals: bool = True) -> dict:
+        s = self.engine.status(totals)
+        s["state"] = self.state()
         s["version"] = __version__
         s["pid"] = os.getpid()
         s["socket"] = str(self.config.socket_path)
@@ -256,5 +293,6 @@ class Daemon:
         s["roots"] = [{"path": r.path, "observer": r.observer_kind, "exists": os.path.isdir(r.path),
                        "fallback_reason": r.error} for r in (self.watcher.roots.values() if self.watcher else [])]
         s["cards"] = self.cards.status() if self.cards else []
+        s["syncing"] = self.cards.syncing() if self.cards else None
         s["started_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.engine.started))
         return s

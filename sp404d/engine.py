@@ -30,8 +30,12 @@ class Engine:
         self.run_kind = run_kind
         self.started = time.time()
         self.db = open_library(config.library_path)
-        self.progress = Progress()
         self.events = EventBus()
+        # each job's start and end reach subscribers as events: a client never guesses from a job
+        # that vanished from the status
+        self.progress = Progress(
+            on_start=lambda job: self.events.publish("started", what="job", job=job.as_dict()),
+            on_finish=lambda job: self.events.publish("done", what="job", job=job.as_dict()))
         self.writer = Writer(self.db)
         pool_args = {"function": pool_function} if pool_function else {}
         self.pool = AnalysisPool(config.worker_count, config.timeout_seconds, int(config.max_file_mb * 2**20), **pool_args)
@@ -104,14 +108,16 @@ class Engine:
 
     def state(self) -> str:
         busy = any(self.pipeline.depths().values()) or self.writer.depth() or \
-            any(not j.done for j in self.progress.jobs.values())
+            any(not j.done for j in list(self.progress.jobs.values()))  # a copy: jobs change meanwhile
         if self.writer.error:
             return "write-error"
         if self.pipeline.paused.is_set():
             return "paused"
         return "busy" if busy else "idle"
 
-    def status(self) -> dict:
+    def status(self, totals: bool = True) -> dict:
+        """What the engine is doing; `totals=False` leaves out the library counts (SQL counts that
+        take a while on a big library: a follower asking twice a second asks for them less often)."""
         snap = self.progress.snapshot()
         depths = {**self.pipeline.depths(), "writing": self.writer.depth()}
         rate = snap["rate_per_second"]
@@ -128,7 +134,7 @@ class Engine:
             "workers": {"count": self.pool.workers, "crashed": self.pool.crashes, "timed_out": self.pool.timeouts},
             "writer": {"transactions": self.writer.transactions, "error": self.writer.error},
             "jobs": snap["jobs"],
-            "totals": queries.totals(ANALYSIS_VERSION),
+            "totals": queries.totals(ANALYSIS_VERSION) if totals else None,
             "last_errors": snap["last_errors"],
         }
 

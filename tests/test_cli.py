@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -210,16 +211,19 @@ def test_bad_config_and_unknown_commands_are_one_line(daemon_env):
         assert f"    {command}" in helps
 
 
-def test_status_follow_streams_events_until_the_daemon_stops(daemon_env):
+def test_status_follow_streams_events_and_outlives_the_daemon(daemon_env):
+    """(More in test_follow.py: every job, state and card sync, a restart, the live display.)"""
     env = daemon_env
     env.start()
     follow = subprocess.Popen([sys.executable, "-m", "sp404d", "status", "--follow", "--json"], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, env=env.env)
     first = json.loads(follow.stdout.readline())
-    assert first["state"] in ("idle", "busy") and "counters" in first
+    assert first["event"] == "status" and first["state"] in ("idle", "busy") and "counters" in first
     write(env.drop / "one.wav", hit(3, 0.2))
-    event = json.loads(follow.stdout.readline())
-    assert event["event"] == "progress" and event["recorded"] == 1
+    event = next(e for e in map(json.loads, follow.stdout) if e["event"] == "progress")
+    assert event["recorded"] == 1
     env.stop()
-    wait_until(lambda: follow.poll() is not None, 20, what="follow to end with the daemon")
-    assert follow.returncode == 0
+    assert next(e for e in map(json.loads, follow.stdout) if e["event"] == "disconnected")["reason"]
+    assert follow.poll() is None  # it waits for the daemon to come back, until Ctrl-C
+    follow.send_signal(signal.SIGINT)
+    assert follow.wait(20) == 130

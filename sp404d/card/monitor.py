@@ -6,6 +6,9 @@ says "look now", and a mount point is often created a moment before the volume i
 While a card stays mounted, the kits follow the library: once the library has changed since the
 card's last sync (the writer committed) and the daemon is idle again, the kits are resolved again,
 and the card is synced if any pad's sound or name changed.
+
+Each sync is announced to subscribers: a `started` event (what="card-sync") when it begins writing
+and a `done` event with its report when it ends; while one runs the daemon's state is card-syncing.
 """
 
 from __future__ import annotations
@@ -42,15 +45,17 @@ class _Wake(FileSystemEventHandler):
 
 
 class CardMonitor:
-    def __init__(self, config, engine):
+    def __init__(self, config, engine, on_state=lambda: None):
         self.config = config
         self.engine = engine
+        self.on_state = on_state  # told when a sync starts and ends: the daemon's state changes
         self.cards: dict[str, dict] = {}      # mount path -> what status shows
         self._mounted: dict[str, int] = {}    # mount path -> st_dev, to notice a remount
         self._synced_at: dict[str, int] = {}  # mount path -> the writer's commit count its last sync saw
         self._synced_pads: dict[str, tuple | None] = {}  # mount path -> the pads its last good sync wrote
         self._lock = threading.Lock()
         self._sync_lock = threading.Lock()    # one sync at a time
+        self._syncing: str | None = None      # the card being synced now
         self._wake = threading.Event()
         self._replugged: set[str] = set()       # mount points created or removed since the last check
         self._stop = threading.Event()
@@ -166,19 +171,32 @@ class CardMonitor:
                 return None
             if only_if_kits_changed:
                 log.info("the kits changed while the card is mounted: syncing again", card=path)
+            self._syncing = path
+            self.engine.events.publish("started", what="card-sync", card=path, dry_run=dry_run)
+            self.on_state()
+            report = {"card": path, "error": "internal error (see the daemon's log)", "finished_at": time.time()}
             try:
-                report = Card(Path(path)).sync(kits, dry_run=dry_run, stop=self._stop.is_set).as_dict()
-            except (CardError, OSError) as e:
-                report = {"card": path, "error": str(e), "finished_at": time.time()}
-        if not dry_run:
-            self._synced_at[path] = commits
-            self._synced_pads[path] = None if report.get("error") else pads  # a failed sync is tried again
-            log.info("card synced", card=path, written=report.get("written"), moved=report.get("moved"),
-                     removed=report.get("removed"), error=report.get("error"))
-            with self._lock:
-                if path in self.cards:
-                    self.cards[path]["last_sync"] = report
+                try:
+                    report = Card(Path(path)).sync(kits, dry_run=dry_run, stop=self._stop.is_set).as_dict()
+                except (CardError, OSError) as e:
+                    report = {"card": path, "error": str(e), "finished_at": time.time()}
+                if not dry_run:
+                    self._synced_at[path] = commits
+                    self._synced_pads[path] = None if report.get("error") else pads  # a failed sync is tried again
+                    log.info("card synced", card=path, written=report.get("written"), moved=report.get("moved"),
+                             removed=report.get("removed"), error=report.get("error"))
+                    with self._lock:
+                        if path in self.cards:
+                            self.cards[path]["last_sync"] = report
+            finally:  # even after a bug: the sync is over, and status already shows its report
+                self._syncing = None
+                self.engine.events.publish("done", what="card-sync", card=path, dry_run=dry_run, report=report)
+                self.on_state()
         return report
+
+    def syncing(self) -> str | None:
+        """The card being synced now, if any."""
+        return self._syncing
 
     def status(self) -> list[dict]:
         with self._lock:

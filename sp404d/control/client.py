@@ -49,9 +49,13 @@ class Client:
         return json.loads(raw)
 
     def events(self) -> Iterator[dict]:
-        """Subscribe and yield events until the connection ends."""
+        """Subscribe now (not at the first next(): nothing published after this call is missed) and
+        return the events, until the connection ends."""
         self.request("subscribe")
         self.sock.settimeout(None)
+        return self._lines()
+
+    def _lines(self) -> Iterator[dict]:
         while raw := self._reader.readline():
             yield json.loads(raw)
 

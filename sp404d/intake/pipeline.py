@@ -91,11 +91,14 @@ class Pipeline:
     def has_room(self) -> bool:
         return not self.intake_queue.full()
 
-    def offer(self, path: str) -> bool:
-        """Hand a path to intake if there is room now (no job: the watcher's files); False if not."""
+    def offer(self, path: str, job: Job | None = None) -> bool:
+        """Hand a path to intake if there is room now (the watcher's files; their drop, if any, has
+        counted them as seen); False if not."""
+        self.progress.begin(job)  # before the put: intake may end it before put_nowait returns
         try:
-            self.intake_queue.put_nowait(Item(path))
+            self.intake_queue.put_nowait(Item(path, job, counted=job is not None))
         except queue.Full:
+            self.progress.end(job)  # still counted as waiting by the drop, so this cannot finish it
             return False
         return True
 
@@ -124,7 +127,8 @@ class Pipeline:
                 continue
             present, failed = queries.stamps_under(root)
             found: set[str] = set()
-            for path, size, mtime_ns in walk(root, on_error=lambda p, e: log.warning("cannot read", path=p, error=str(e))):
+            for path, size, mtime_ns in walk(root, on_error=lambda p, e: log.warning("cannot read", path=p, error=str(e)),
+                                             on_skip=lambda p: self.progress.skip(job, p)):
                 if self._stopping.is_set():
                     return
                 found.add(path)

@@ -1,11 +1,18 @@
-"""Counters, jobs and rate: what status reports. Updated from several threads under one lock."""
+"""Counters, jobs and rate: what status reports. Updated from several threads under one lock.
+
+Whoever follows the daemon learns of each job twice: `on_start(job)` when it is made and
+`on_finish(job)` when it is done (the engine publishes both as events), so no client has to guess
+from an entry that vanished from the status.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
+import os
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from typing import Callable
 
 COUNTER_NAMES = ("seen", "unchanged", "analysed", "recorded", "duplicates", "near_duplicates", "failed", "moved",
                  "missing")
@@ -13,8 +20,13 @@ COUNTER_NAMES = ("seen", "unchanged", "analysed", "recorded", "duplicates", "nea
 
 @dataclass
 class Job:
-    """A unit of work someone waits for: an import, a rescan. Done when its walk has finished and
-    every path it handed on has reached an end (recorded, failed, unchanged or vanished)."""
+    """A unit of work someone waits for: an import, a rescan, a drop. Done when its walk has finished
+    and every path it handed on has reached an end (recorded, failed, unchanged or vanished).
+
+    A drop is the files that arrive through the watcher, from the first one noticed until all have
+    reached an end: its "walk" is the settling, finished while nothing of it is settling (`waiting`).
+    `seen` is every path known to belong to the job so far (the total a bar fills against) and
+    `seen - pending - waiting` those that have reached their end."""
 
     id: int
     kind: str
@@ -23,19 +35,25 @@ class Job:
     counters: Counter = field(default_factory=Counter)
     failed_by_category: Counter = field(default_factory=Counter)
     pending: int = 0
+    waiting: int = 0  # a drop's files still settling: seen, not yet handed to intake
     walked: bool = False
     finished: float | None = None
+    skipped: Counter = field(default_factory=Counter)  # files that are not audio, by extension
 
     @property
     def done(self) -> bool:
         return self.finished is not None
 
     def as_dict(self) -> dict:
+        seen = self.counters["seen"]
         return {"id": self.id, "kind": self.kind, "paths": list(self.paths), "done": self.done,
-                "pending": self.pending, "walked": self.walked,
+                "pending": self.pending + self.waiting, "walked": self.walked,
+                # a walk's total is known once it has walked; a drop's is what has arrived so far
+                "total": seen if self.walked or self.kind == "drop" else None, "completed": max(seen - self.pending - self.waiting, 0),
                 "elapsed": round((self.finished or time.time()) - self.started, 3),
                 **{k: self.counters[k] for k in COUNTER_NAMES},
-                "failed_by_category": dict(self.failed_by_category)}
+                "failed_by_category": dict(self.failed_by_category),
+                "skipped_not_audio": dict(self.skipped.most_common())}
 
 
 class RateMeter:
@@ -59,7 +77,10 @@ class RateMeter:
 
 
 class Progress:
-    def __init__(self):
+    def __init__(self, on_start: Callable[[Job], None] | None = None,
+                 on_finish: Callable[[Job], None] | None = None):
+        self.on_start = on_start or (lambda job: None)
+        self.on_finish = on_finish or (lambda job: None)
         self.lock = threading.Lock()
         self.counters: Counter = Counter()
         self.failed_by_category: Counter = Counter()
@@ -68,17 +89,56 @@ class Progress:
         self.last_errors: deque[dict] = deque(maxlen=10)
         self._next_job = 1
         self._changed = threading.Condition(self.lock)
+        self._drop: Job | None = None
 
     def new_job(self, kind: str, paths: tuple[str, ...]) -> Job:
         with self.lock:
-            job = Job(self._next_job, kind, paths)
-            self._next_job += 1
-            self.jobs[job.id] = job
-            # keep the last 50 finished jobs; a long-running daemon must not grow without bound
-            finished = [j for j in self.jobs.values() if j.done]
-            for old in finished[:-50]:
-                del self.jobs[old.id]
-            return job
+            job = self._new_job(kind, paths)
+        self.on_start(job)
+        return job
+
+    def _new_job(self, kind: str, paths: tuple[str, ...]) -> Job:
+        job = Job(self._next_job, kind, paths)
+        self._next_job += 1
+        self.jobs[job.id] = job
+        # keep the last 50 finished jobs; a long-running daemon must not grow without bound
+        finished = [j for j in self.jobs.values() if j.done]
+        for old in finished[:-50]:
+            del self.jobs[old.id]
+        return job
+
+    # -- drops: files that arrive through the watcher --
+    def noticed(self, n: int = 1) -> Job:
+        """`n` files began settling: they belong to the open drop (a new one if none is open)."""
+        with self.lock:
+            started = self._drop is None or self._drop.done
+            if started:
+                self._drop = self._new_job("drop", ())
+            drop = self._drop
+            drop.walked = False
+            drop.waiting += n
+            self._count("seen", drop, n)
+        if started:
+            self.on_start(drop)
+        return drop
+
+    def settling(self, waiting: int) -> None:
+        """The watcher's side says how many files of the open drop still settle or wait for room;
+        at 0 the drop is done once every file it handed on has reached its end."""
+        with self.lock:
+            drop = self._drop
+            if drop is None or drop.done:
+                return
+            drop.waiting = waiting
+            drop.walked = waiting == 0
+            finished = self._maybe_finish(drop)
+        if finished:
+            self.on_finish(drop)
+
+    def drop(self) -> Job | None:
+        """The open drop, if any."""
+        with self.lock:
+            return self._drop if self._drop is not None and not self._drop.done else None
 
     def count(self, name: str, job: Job | None, n: int = 1, category: str | None = None) -> None:
         with self.lock:
@@ -93,6 +153,12 @@ class Progress:
             if category:
                 job.failed_by_category[category] += n
 
+    def skip(self, job: Job | None, path: str) -> None:
+        """A walk passed over a file that is not audio (by its name): the summary says so."""
+        if job is not None:
+            with self.lock:
+                job.skipped[os.path.splitext(path)[1].lower() or "(no extension)"] += 1
+
     def begin(self, job: Job | None, n: int = 1) -> None:
         """`n` paths of `job` are on their way through the pipeline."""
         if job is not None:
@@ -103,17 +169,25 @@ class Progress:
         if job is not None:
             with self.lock:
                 job.pending -= n
-                self._maybe_finish(job)
+                finished = self._maybe_finish(job)
+            if finished:
+                self.on_finish(job)
 
     def walked(self, job: Job) -> None:
         with self.lock:
             job.walked = True
-            self._maybe_finish(job)
+            finished = self._maybe_finish(job)
+        if finished:
+            self.on_finish(job)
 
-    def _maybe_finish(self, job: Job) -> None:
-        if job.walked and job.pending <= 0 and job.finished is None:
+    def _maybe_finish(self, job: Job) -> bool:
+        """Under the lock; True when this call finished the job (the caller then calls on_finish,
+        outside the lock)."""
+        if job.walked and job.pending <= 0 and job.waiting <= 0 and job.finished is None:
             job.finished = time.time()
             self._changed.notify_all()
+            return True
+        return False
 
     def wait_job(self, job: Job, timeout: float | None = None) -> bool:
         with self.lock:

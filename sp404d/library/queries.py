@@ -74,10 +74,11 @@ def _under_any(roots: list[str], field):
 def totals(analysis_version: int | None = None) -> dict:
     """Library counts; with the current analyser's version, also how many sounds an older one described."""
     present = Location.state == "present"
-    older = ({"outdated": Sample.select().join(Location).where(present, Sample.analysis_version < analysis_version)
+    older = ({"outdated": Sample.select(Sample.id).join(Location).where(present, Sample.analysis_version < analysis_version)
               .distinct().count()} if analysis_version is not None else {})
     return {
-        "samples": (Sample.select().join(Location).where(present).distinct().count()),
+        # DISTINCT over the id alone: over every column (fingerprints too) it took seconds at 100,000
+        "samples": Sample.select(Sample.id).join(Location).where(present).distinct().count(),
         "locations": Location.select().where(present).count(),
         "missing": Location.select().where(Location.state == "missing").count(),
         "duplicates": Location.select().where(present, Location.match.in_(EXACT_MATCHES)).count(),

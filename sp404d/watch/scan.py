@@ -9,13 +9,14 @@ from __future__ import annotations
 import os
 from typing import Iterator
 
-from sp404d.watch.names import is_candidate, is_hidden_dir
+from sp404d.watch.names import is_candidate, is_hidden_dir, is_junk
 
 Entry = tuple[str, int, int]  # path, size, mtime_ns
 
 
-def walk(root: str, on_error=None) -> Iterator[Entry]:
-    """Yield (path, size, mtime_ns) of every candidate file below `root`."""
+def walk(root: str, on_error=None, on_skip=None) -> Iterator[Entry]:
+    """Yield (path, size, mtime_ns) of every candidate file below `root`; `on_skip(path)` hears of
+    each file passed over for its name (not audio), but not of hidden files and OS litter."""
     stack = [root]
     while stack:
         folder = stack.pop()
@@ -40,6 +41,8 @@ def walk(root: str, on_error=None) -> Iterator[Entry]:
                         yield entry.path, 0, 0  # (0, 0) is the stamp such a failure is recorded with
                         continue
                     yield entry.path, st.st_size, st.st_mtime_ns
+                elif on_skip and not is_junk(entry.name) and entry.is_file():
+                    on_skip(entry.path)
             except OSError as e:
                 if on_error:
                     on_error(entry.path, e)

@@ -5,6 +5,10 @@
 - move:  a known file was renamed: update the location, no re-analysis. Unknown: treat dest as new.
 - delete: mark the location missing (never delete anything).
 Stat calls happen here, never in watchdog's handler thread.
+
+Every file that starts settling here is counted in the open drop (progress.noticed), and each tick
+says how many still settle or wait (progress.settling): a drop has its total as soon as its files
+arrive, and is done once none of them settles or waits and intake has brought each to an end.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Callable
 
 from sp404d import logs
 from sp404d.intake.pipeline import Pipeline
+from sp404d.intake.progress import Progress
 from sp404d.library import commands as c
 from sp404d.watch.names import is_candidate
 from sp404d.watch.observer import Hints
@@ -40,13 +45,14 @@ def _stamp(path: str) -> tuple[int, int] | None:
 
 class SettleLoop(threading.Thread):
     def __init__(self, hints: Hints, pipeline: Pipeline, settle_seconds: float,
-                 on_overflow: Callable[[], None]):
+                 on_overflow: Callable[[], None], progress: Progress | None = None):
         super().__init__(name="sp404d-settle", daemon=True)
         self.hints = hints
         self.pipeline = pipeline
         self.writer = pipeline.writer
         self.settler = Settler(settle_seconds)
         self.on_overflow = on_overflow
+        self.progress = progress
         self._halt = threading.Event()
         # settled files waiting for room in intake, in order (a dict for O(1) removal); kept apart
         # from the settler so that waiting costs no stat per tick
@@ -62,6 +68,8 @@ class SettleLoop(threading.Thread):
 
     def run(self) -> None:
         while not self._halt.is_set():
+            if self.progress is not None:
+                self.progress.settling(self.depth())
             deadline = time.monotonic() + TICK
             if self.depth() >= MAX_SETTLING:
                 # intake has been full a long while: read no more events, so the hint queue fills
@@ -77,6 +85,7 @@ class SettleLoop(threading.Thread):
                     self._handle(hint, time.monotonic())
                 except Exception:
                     log.exception("hint failed", hint=repr(hint)[:200])
+            drop = self.progress.drop() if self.progress is not None else None
             if self.hints.overflowed.is_set():
                 self.hints.overflowed.clear()
                 log.warning("too many events at once; a rescan will catch up")
@@ -91,9 +100,17 @@ class SettleLoop(threading.Thread):
                 self._ready.update((path, None) for path, _stamp_ in settled)
             while self._ready and not self._halt.is_set():
                 path = next(iter(self._ready))
-                if not self.pipeline.offer(path):
+                if not (self.pipeline.offer(path, drop) if drop else self.pipeline.offer(path)):
                     break
                 del self._ready[path]
+
+    def _touch(self, path: str, now: float) -> None:
+        """(Re)start the path's quiet period; a file new here is one more of the drop."""
+        if path in self._ready:
+            del self._ready[path]  # written again while waiting: it settles again
+        elif path not in self.settler and self.progress is not None:
+            self.progress.noticed()  # at once: a status asked meanwhile has the drop's total right
+        self.settler.touch(path, now)
 
     def _unready(self, path: str, is_dir: bool, now: float) -> None:
         """A waiting file (or a folder of them) was written, moved or deleted: back to the settler,
@@ -112,11 +129,10 @@ class SettleLoop(threading.Thread):
         if kind in ("move", "delete"):
             self._unready(hint[1], hint[-1], now)
         if kind == "touch":
-            self._ready.pop(hint[1], None)  # written again while waiting: it settles again
-            self.settler.touch(hint[1], now)
+            self._touch(hint[1], now)
         elif kind == "dir":
             for path, _size, _mtime in walk(hint[1]):
-                self.settler.touch(path, now)
+                self._touch(path, now)
         elif kind == "move":
             _, src, dest, is_dir = hint
             if is_dir:
@@ -125,7 +141,7 @@ class SettleLoop(threading.Thread):
             elif src in self.settler:  # renamed before it settled: settle the new name
                 self.settler.forget(src)
                 if is_candidate(dest):
-                    self.settler.touch(dest, now)
+                    self._touch(dest, now)
             elif is_candidate(dest):
                 self.writer.put(c.MoveLocation(src, dest))
             else:  # renamed to a name we do not track (e.g. "kick.wav.bak")

@@ -7,6 +7,7 @@ Each parser returns (value, confidence, source) where source is "name" (the file
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 
@@ -310,6 +311,7 @@ LAYER_WORDS = {"soft", "softer", "softest", "med", "medium", "normal", "norm", "
 _ALSO = {"808": {"kick", "bass"}, "bass": {"808"}}
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a kit's resolution asks of every candidate's name more than once
 def names_instrument(text: str) -> tuple[str, str] | None:
     """What one name (a file's stem, or a folder) says the sound is: (category, how), how being
     "word" ("Kick", "snare"), "abbreviation" ("BD", "CHH": a guess) or "weak" (a style more than an

@@ -143,10 +143,11 @@ def _empty_why(query: str, fitting: int, unfit: dict[str, int]) -> str:
     return f"nothing left fits {query!r}" + (f" ({'; '.join(reasons)})" if reasons else ": no match")
 
 
-def _order(c: _Cand) -> tuple:
+def _order(c: _Cand, score: float | None = None) -> tuple:
     """Best first. Scores equal to two decimals go to the louder sound (of a drum's layers, the
     full hit rather than the softest), then by content: never by arrival."""
-    return -round(c.score, 2), -(c.row.get("loudness_lufs") or -99.0), c.row.get("pcm_hash") or "", c.row["path"]
+    return (-round(c.score if score is None else score, 2), -(c.row.get("loudness_lufs") or -99.0),
+            c.row.get("pcm_hash") or "", c.row["path"])
 
 
 def _replay(slots: list[Slot], run_query, drop_of, pinned: _Taken):
@@ -157,8 +158,9 @@ def _replay(slots: list[Slot], run_query, drop_of, pinned: _Taken):
         groups.setdefault(slot.query, []).append(slot.pad)
     cands: dict[str, list[_Cand]] = {}
     unfit: dict[str, dict[str, int]] = {}
+    by_drop: dict[str, dict[int, list[_Cand]]] = {}
     for query in groups:
-        cands[query], unfit[query] = [], {}
+        cands[query], unfit[query], by_drop[query] = [], {}, {}
         for row in run_query(query):
             c = _cand(row, drop_of(row))
             if c is None:
@@ -168,21 +170,24 @@ def _replay(slots: list[Slot], run_query, drop_of, pinned: _Taken):
             else:
                 cands[query].append(c)
         cands[query].sort(key=_order)
-    drops = sorted({c.drop for cs in cands.values() for c in cs})
+        for c in cands[query]:
+            by_drop[query].setdefault(c.drop, []).append(c)
     state: dict[int, _Cand] = {}
     taken = pinned
-    for drop in drops:
+    for drop in sorted({c.drop for cs in cands.values() for c in cs}):
         taken = _Taken()
         taken.sounds |= pinned.sounds
         taken.drums |= pinned.drums
         for query, pads in groups.items():
-            _step(pads, [c for c in cands[query] if c.drop <= drop], drop, state, taken)
+            _step(pads, cands[query], by_drop[query].get(drop, []), drop, state, taken)
     return state, taken, cands, unfit
 
 
-def _step(pads: list[int], arrived: list[_Cand], drop: int, state: dict[int, _Cand], taken: _Taken) -> None:
+def _step(pads: list[int], cands: list[_Cand], new: list[_Cand], drop: int, state: dict[int, _Cand],
+          taken: _Taken) -> None:
     """One group's pads after one more drop: keep what still may stay, fill what is empty with the
-    best left, then let this drop's sounds take the weakest pad by MARGIN, best first."""
+    best left (of `cands`, best first, those arrived by this drop), then let this drop's sounds
+    (`new`) take the weakest pad by MARGIN, best first."""
     for pad in pads:
         c = state.get(pad)
         if c is not None and taken.free(c):
@@ -196,11 +201,11 @@ def _step(pads: list[int], arrived: list[_Cand], drop: int, state: dict[int, _Ca
 
     for pad in pads:
         if pad not in state:
-            best = max((c for c in arrived if taken.free(c)), key=lambda c: effective(c, pad), default=None)
-            if best is not None:  # max keeps the first of equals: the list is best first
+            best = _best_left(cands, drop, taken, lambda c: effective(c, pad))
+            if best is not None:
                 state[pad] = best
                 taken.add(best)
-    for c in (c for c in arrived if c.drop == drop):
+    for c in new:
         if not taken.free(c) or any(p not in state for p in pads):
             continue
         weakest = min(pads, key=lambda p: (state[p].score, -p))
@@ -208,3 +213,21 @@ def _step(pads: list[int], arrived: list[_Cand], drop: int, state: dict[int, _Ca
             taken.discard(state[weakest])
             state[weakest] = c
             taken.add(c)
+
+
+def _best_left(cands: list[_Cand], drop: int, taken: _Taken, effective) -> _Cand | None:
+    """The best free sound arrived by `drop`, counting SPREAD: `cands` are best first, so the search
+    stops once a sound scores SPREAD below the first free one."""
+    best = first = None
+    for c in cands:
+        if c.drop > drop or not taken.free(c):
+            continue
+        if first is None:
+            first = best = c
+            if effective(c) == c.score:
+                return c
+        elif round(c.score, 2) < round(first.score - SPREAD, 2):
+            break
+        elif _order(c, effective(c)) < _order(best, effective(best)):
+            best = c
+    return best

@@ -92,8 +92,8 @@ _TOKEN = re.compile(r"([^A-Za-z0-9]*)([A-Za-z0-9]+)")
 _FILLER = re.compile(r"(stereo|mono|st|wav|wave|sample|samples|oneshot|one|shot|\d*mics?)", re.IGNORECASE)
 # words that tell sounds of one instrument apart (and tags.LAYER_WORDS): kept as long as the
 # instrument is
-_TELLING = {"open", "opened", "closed", "close", "pedal", "half", "semi", "muted", "mute", "choke", "hi", "high", "lo", "low",
-            "mid", "soft", "hard", "snappy", "tight", "long", "short", "dry", "wet", "rim", "bell"}
+_TELLING = {"open", "opened", "closed", "close", "pedal", "half", "semi", "muted", "mute", "choke", "hi", "high", "lo",
+            "low", "mid", "snappy", "tight", "long", "short", "dry", "wet", "rim", "bell"}
 _CAMEL_PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 
 

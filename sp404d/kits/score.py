@@ -66,7 +66,8 @@ def fit(row: dict) -> Fit:
     peak = row.get("peak_dbfs")
     if peak is None or peak < SILENT_DBFS:
         return Fit(None, "silent")
-    how, said = agreement(row["path"], category, loop=row.get("kind") == "loop")
+    how, said = agreement(row["path"], category, loop_source=row.get("category_source", "") if row.get("kind") == "loop"
+                          else None)
     if how is None:
         return Fit(None, f"its name says {said}")
     limits = LENGTHS.get(category) if row.get("kind") != "loop" else None
@@ -81,13 +82,14 @@ def fit(row: dict) -> Fit:
     return Fit(score, note + ("" if parts["level"] else ", clipped"))
 
 
-def agreement(path: str, category: str | None, loop: bool = False) -> tuple[str | None, str]:
+def agreement(path: str, category: str | None, loop_source: str | None = None) -> tuple[str | None, str]:
     """(how the names back the category: a key of AGREEMENT, or None when the file's own name
-    contradicts it; what the name says)."""
+    contradicts it; what the name says). A loop's category is a family (drum-loop, melodic-loop)
+    that instrument words do not contradict: where it came from (`loop_source`) says enough."""
     folder, name = os.path.split(path)
     stem = os.path.splitext(name)[0]
-    if loop:  # a loop's category is a family (drum-loop, melodic-loop): its source says enough
-        return "word", ""
+    if loop_source is not None:
+        return {"name": "word", "folder": "folder"}.get(loop_source, "audio"), ""
     agrees = tags.name_agrees(stem, category)
     if agrees is not None:
         said, how = tags.names_instrument(stem)

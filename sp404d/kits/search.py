@@ -15,9 +15,9 @@ from sp404d.kits.query import Clause, Query
 from sp404d.kits.select import rank
 from sp404d.library.models import Location, Sample, Source
 
-COLUMNS = ("sample_id", "pcm_hash", "group_id", "canonical", "path", "kind", "category", "category_confidence", "bpm", "key",
-           "scale", "duration", "created_at", "clipped_samples", "peak_dbfs", "loudness_lufs", "samplerate",
-           "channels")
+COLUMNS = ("sample_id", "pcm_hash", "group_id", "canonical", "path", "kind", "category", "category_confidence",
+           "category_source", "bpm", "key", "scale", "duration", "created_at", "clipped_samples", "peak_dbfs",
+           "loudness_lufs", "samplerate", "channels")
 
 
 def _range(column, bounds: tuple[float, float]):

@@ -15,7 +15,8 @@ from sp404d.card.sync import Card
 from tests.conftest import wait_until
 
 
-NAMES = ["kick_01", "kick_02", "kick_03", "snare_01", "snare_02", "clap_1", "hh_closed", "open_hat", "rim_1",
+# three kicks and two snares that are different drums (kick_01 and kick_02 would be two layers of one)
+NAMES = ["kick_boom", "kick_punch", "kick_deep", "snare_crack", "snare_tight", "clap_1", "hh_closed", "open_hat", "rim_1",
          "tom_lo", "tom_hi", "conga_1", "shaker", "crash_1", "fx_riser", "fx_zap", "vox_hey"]
 
 

@@ -7,6 +7,7 @@ Each parser returns (value, confidence, source) where source is "name" (the file
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 
@@ -298,3 +299,41 @@ def names_a_drum(path: str) -> bool:
     """The file's own name says which drum it is (so a long decay is not a loop)."""
     found = _category_from_words(tokens(_stem_and_folders(path)[0]))
     return bool(found) and found[0] in ("kick", "snare", "clap", "rim", "hat-closed", "hat-open", "cymbal", "tom")
+
+
+# words that tell layers of one drum apart: dynamics, velocity, round robin, take ("soft4", "Hardest")
+LAYER_WORDS = {"soft", "softer", "softest", "med", "medium", "normal", "norm", "hard", "harder", "hardest", "loud",
+               "louder", "loudest", "quiet", "ghost", "accent", "pp", "ppp", "p", "mp", "mf", "f", "ff", "fff",
+               "vel", "velocity", "layer", "rr", "take", "var"}
+
+# categories one instrument word may rightly stand for: an "808" is the kick or the bass it is tuned
+# as, and a hat that says neither open nor closed is either hat
+_ALSO = {"808": {"kick", "bass"}, "bass": {"808"}}
+
+
+@functools.lru_cache(maxsize=1 << 16)  # a kit's resolution asks of every candidate's name more than once
+def names_instrument(text: str) -> tuple[str, str] | None:
+    """What one name (a file's stem, or a folder) says the sound is: (category, how), how being
+    "word" ("Kick", "snare"), "abbreviation" ("BD", "CHH": a guess) or "weak" (a style more than an
+    instrument: "synth", "noise", "crowd"). None when it names no instrument ("beats_01-20")."""
+    found = _category_from_words(tokens(text))
+    if not found:
+        return None
+    category, only_weak, only_abbreviations = found
+    return category, "weak" if only_weak else "abbreviation" if only_abbreviations else "word"
+
+
+def name_agrees(text: str, category: str | None) -> bool | None:
+    """Whether a name agrees with a category the analysis gave the sound: None when the name names
+    no instrument. A name with two meanings agrees with either ("CB": cowbell or crash; "HH2": either
+    hat), so only a name that says something else disagrees ("nasty_bass01" as a kick)."""
+    named = names_instrument(text)
+    if named is None:
+        return None
+    said = named[0]
+    if said == category or category in _ALSO.get(said, ()):
+        return True
+    words = tokens(text)
+    if said in HATS and category in HATS and _hat_state(words) is None:
+        return True
+    return any(category in AMBIGUOUS.get(w, ()) for w in words)

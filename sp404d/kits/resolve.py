@@ -3,14 +3,15 @@ slot filled by select.choose from search results. Reads only (on the caller's co
 
 from __future__ import annotations
 
+import bisect
 import os
 
 from sp404d.errors import Sp404dError
 from sp404d.kits import query as q
 from sp404d.kits import search
 from sp404d.kits.define import KitDef, merged
-from sp404d.kits.select import Pad, Slot, choose, rank
-from sp404d.library.models import Kit, KitPad, Location
+from sp404d.kits.select import GAP_SECONDS, Pad, Slot, choose, rank
+from sp404d.library.models import Kit, KitPad, Location, Sample
 
 
 class UnknownKit(Sp404dError):
@@ -65,6 +66,21 @@ def pads(kit: KitDef) -> list[Pad]:
             cache[text] = search.sounds(base & q.parse(text))
         return cache[text]
 
-    slots = [Slot(p.pad, query=p.query, pinned=sample_for(p.pin) if p.pin else None, pin_text=p.pin)
+    starts = drop_starts()
+    slots = [Slot(p.pad, query=p.query, pinned=sample_for(p.pin) if p.pin else None, pin_text=p.pin,
+                  sorted=bool(p.query and q.parse(p.query).sort))
              for p in kit.pads]
-    return choose(slots, run)
+    return choose(slots, run, lambda row: bisect.bisect_right(starts, row["arrived"]))
+
+
+_DROP_STARTS = """
+SELECT created_at FROM (SELECT created_at, LAG(created_at) OVER (ORDER BY created_at) AS before FROM sample)
+ WHERE before IS NOT NULL AND created_at - before > ?
+UNION SELECT started_at FROM import_run ORDER BY 1
+"""
+
+
+def drop_starts() -> list[float]:
+    """When each drop after the first began: a new import run, or a sound recorded after a pause
+    of GAP_SECONDS (a daemon's run lasts as long as the daemon)."""
+    return [t for (t,) in Sample._meta.database.execute_sql(_DROP_STARTS, (GAP_SECONDS,))]

@@ -15,9 +15,9 @@ from sp404d.kits.query import Clause, Query
 from sp404d.kits.select import rank
 from sp404d.library.models import Location, Sample, Source
 
-COLUMNS = ("sample_id", "pcm_hash", "group_id", "canonical", "path", "kind", "category", "category_confidence", "bpm", "key",
-           "scale", "duration", "created_at", "clipped_samples", "peak_dbfs", "loudness_lufs", "samplerate",
-           "channels")
+COLUMNS = ("sample_id", "pcm_hash", "group_id", "canonical", "path", "kind", "category", "category_confidence",
+           "category_source", "bpm", "key", "scale", "duration", "created_at", "clipped_samples", "peak_dbfs",
+           "loudness_lufs", "samplerate", "channels")
 
 
 def _range(column, bounds: tuple[float, float]):
@@ -85,12 +85,17 @@ def matching(query: Query, sample_id: int | None = None) -> Iterator[dict]:
 
 def sounds(query: Query) -> list[dict]:
     """One row per sound (dedupe group), its best present file, in the query's sort order (or by
-    rank). Ties keep a stable order, so the same library always gives the same list."""
+    rank). Ties keep a stable order, so the same library always gives the same list. Each row also
+    says when its sound first arrived (`arrived`: the group's oldest matching file)."""
     best: dict[int, dict] = {}
+    arrived: dict[int, float] = {}
     for row in matching(query):
         group = row["group_id"] or -row["sample_id"]
-        if group not in best or rank(row) < rank(best[group]):
+        if group not in best or (rank(row), row["path"]) < (rank(best[group]), best[group]["path"]):
             best[group] = row
+        arrived[group] = min(arrived.get(group, row["created_at"]), row["created_at"])
+    for group, row in best.items():
+        row["arrived"] = arrived[group]  # when the sound first came: what a kit's stability goes by
     rows = sorted(best.values(), key=rank)
     for column, descending in reversed(query.sort):  # stable sorts: the first sort key wins
         present = [r for r in rows if r[column] is not None]

@@ -98,8 +98,8 @@ def tonalness(vector: np.ndarray) -> float:
     return float(1 - entropy / np.log2(12))
 
 
-def fundamental_pc(mean_power: np.ndarray, freqs: np.ndarray) -> int | None:
-    """Pitch class of the lowest strong spectral peak (the fundamental of a single note)."""
+def fundamental_hz(mean_power: np.ndarray, freqs: np.ndarray) -> float | None:
+    """Frequency of the lowest strong spectral peak (the fundamental of a single note)."""
     band = (freqs >= 30) & (freqs <= 2000)
     p = np.where(band, mean_power, 0.0)
     peaks = np.flatnonzero((p > np.roll(p, 1)) & (p > np.roll(p, -1)) & (p >= 0.1 * p.max()))
@@ -111,8 +111,14 @@ def fundamental_pc(mean_power: np.ndarray, freqs: np.ndarray) -> int | None:
         shift = 0.5 * (a - c) / (a - 2 * b + c) if (a - 2 * b + c) else 0.0
     else:
         shift = 0.0
-    f = freqs[i] + shift * (freqs[1] - freqs[0])
-    return (int(round(12 * np.log2(f / 440.0))) + 9) % 12 if f > 0 else None  # A = 9
+    f = float(freqs[i] + shift * (freqs[1] - freqs[0]))
+    return f if f > 0 else None
+
+
+def fundamental_pc(mean_power: np.ndarray, freqs: np.ndarray) -> int | None:
+    """Pitch class of the lowest strong spectral peak."""
+    f = fundamental_hz(mean_power, freqs)
+    return (int(round(12 * np.log2(f / 440.0))) + 9) % 12 if f else None  # A = 9
 
 
 def one_shot_key(vector: np.ndarray, mean_power: np.ndarray, freqs: np.ndarray) -> tuple[int, str | None, float] | None:

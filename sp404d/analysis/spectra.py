@@ -145,3 +145,38 @@ def pick_onsets(env: np.ndarray, wait: int = 3, window: int = 8, delta: float = 
             keep.append(p)
             last = p
     return np.asarray(keep, dtype=int)
+
+
+TONALITY_MAX_FRAMES = int(20 * FPS)  # the first 20 s tell whether a sound has pitch
+PROMINENCE_DB = 20.0                 # a partial stands this far above the spectrum's local level
+LOCAL_BINS = 31                      # +-15 bins (+-160 Hz): the neighbourhood a partial stands out of
+
+
+def peak_tonality(s: Spectra) -> tuple[float, float]:
+    """How much of the sound is pitched, from the spectrum alone (no chroma, no key profile):
+    (share of the energy between 30 Hz and 5 kHz in partials that stand PROMINENCE_DB above the
+    local geometric mean level, share in partials that also sound in the frame before), weighted by
+    each frame's energy. Noise (hats, snares, crowds) almost never has a bin 20 dB above its local
+    level; a note's partials stand 30-60 dB above it; a tom's or a kick's glide is short-lived."""
+    lo, hi = bins(30.0, 5000.0).start, bins(30.0, 5000.0).stop
+    p = s.power[:TONALITY_MAX_FRAMES, lo - 1:hi + 1].astype(np.float64) + 1e-20
+    if p.shape[0] < 2:
+        return 0.0, 0.0
+    log_p = np.log10(p) * 10.0
+    local = uniform_filter1d(log_p, LOCAL_BINS, axis=1, mode="nearest")
+    mid = log_p[:, 1:-1]
+    peak = (mid > log_p[:, :-2]) & (mid >= log_p[:, 2:]) & (mid > local[:, 1:-1] + PROMINENCE_DB)
+    near = peak.copy()
+    near[:, 1:] |= peak[:, :-1]
+    near[:, :-1] |= peak[:, 1:]
+    band = p[:, 1:-1]
+    total = band.sum(axis=1)
+    held = np.zeros_like(near)
+    held[1:] = near[1:] & near[:-1]
+    active = s.frame_db[: p.shape[0]] > -40.0
+    w = total * active
+    if w.sum() <= 0:
+        return 0.0, 0.0
+    prominent = (band * near).sum(axis=1) / total
+    persistent = (band * held).sum(axis=1) / total
+    return float(prominent @ w / w.sum()), float(persistent @ w / w.sum())

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from sp404d.analysis.rhythm import Rhythm, bars_for
 
 TONAL_DRUM_LOOP = 0.32
+KEEPS_SOUNDING = 0.75  # share of frames within 30 dB of the loudest
+STRONG_REPEAT = 0.4    # onset periodicity that makes a loop even when its end is quieter
 ACID_IMPLIED_BPM = (25.0, 500.0)  # beats x 60 / duration of a believable ACID loop
 PITCHED_MIN = 0.2  # spectra.peak_tonality's share below which a sound has no pitch to speak of
 DRUM_CATEGORIES = {"kick", "snare", "clap", "rim", "hat-closed", "hat-open", "cymbal", "tom", "perc"}
@@ -40,6 +42,9 @@ def kind(name_hint: str | None, acid: dict | None, duration: float, onsets: int,
     busy = active_fraction >= 0.5 or onsets / duration >= 1.5  # sustained, or hits that keep coming
     audio_says_loop = (onsets >= 4 and periodicity >= 0.25 and busy and sustain_db > -12
                        and duration >= 1.2)  # one bar at 200 BPM lasts 1.2 s
+    # a song excerpt whose end is quieter (the sustain test) still repeats strongly and keeps sounding
+    audio_says_loop = audio_says_loop or (onsets >= 4 and periodicity >= STRONG_REPEAT and busy
+                                          and active_fraction >= KEEPS_SOUNDING and duration >= 1.2)
     if name_hint == "loopish" and duration >= 1.2 and onsets >= 3 and sustain_db > -20:
         return Choice("loop", round(min(0.9, 0.5 + score / 2), 3), "name")
     if audio_says_loop:

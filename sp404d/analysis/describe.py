@@ -83,6 +83,7 @@ def describe(d: Decoded, path: str, use_names: bool = True) -> dict:
     return {
         "kind": kind.value, "kind_confidence": kind.confidence, "kind_source": kind.source,
         "bpm": bpm.value, "bpm_confidence": bpm.confidence, "bpm_source": bpm.source,
+        "bpm_alt": rh.bpm_alt if bpm.value is not None and bpm.value == rh.bpm else None,
         "bars": rhythm.bars_for(bpm.value, d.duration) if bpm.value else None,
         "key": tags.NOTE_NAMES[key_value[0]] if key_value else None,
         "scale": key_value[1] if key_value else None,

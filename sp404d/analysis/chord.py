@@ -54,9 +54,10 @@ def _peaks(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return freqs, amps
 
 
-def notes(y: np.ndarray) -> list[tuple[int, float]]:
-    """(MIDI note, salience) of the notes sounding in `y` (22,050 Hz mono, starting at the hit),
-    strongest first."""
+def notes(y: np.ndarray) -> list[tuple[int, float, int]]:
+    """(MIDI note, salience, partials found) of the notes sounding in `y` (22,050 Hz mono, starting
+    at the hit), strongest first. A string's or a piano's note shows many partials; a drum's modes
+    are single tones at inharmonic ratios, each a "note" of one partial."""
     freqs, amps = _peaks(y)
     if freqs.size == 0:
         return []
@@ -67,14 +68,14 @@ def notes(y: np.ndarray) -> list[tuple[int, float]]:
     tuning = float(np.angle((w * np.exp(1j * angle)).sum()) / (2 * np.pi))
     midi = midi - tuning
     left = amps.copy()  # amplitudes, not energies: a quiet third must not vanish beside a loud root
-    found: list[tuple[int, float]] = []
+    found: list[tuple[int, float, int]] = []
     candidates = np.arange(int(np.floor(69 + 12 * np.log2(FMIN / 440))) + 1, int(69 + 12 * np.log2(1500 / 440)))
     offsets = 12 * np.log2(np.arange(1, HARMONICS + 1))
     weights = 1.0 / np.arange(1, HARMONICS + 1) ** 0.5
     for _ in range(MAX_NOTES):
         best, best_s, best_hits = None, 0.0, None
         for n in candidates:
-            if any(n == f for f, _ in found):
+            if any(n == f for f, _, _ in found):
                 continue
             d = np.abs(midi[None, :] - (n + offsets)[:, None]) * 100  # harmonics x peaks, cents
             hit = d <= MATCH_CENTS
@@ -85,7 +86,7 @@ def notes(y: np.ndarray) -> list[tuple[int, float]]:
                 best, best_s, best_hits = int(n), s, hit
         if best is None or (found and best_s < NOTE_FLOOR * found[0][1]):
             break
-        found.append((best, best_s))
+        found.append((best, best_s, int((best_hits & (left[None, :] > 0.02 * amps.max())).any(axis=1).sum())))
         left[best_hits.any(axis=0)] *= 0.1  # its partials are explained: others must find their own
     return found
 
@@ -93,19 +94,21 @@ def notes(y: np.ndarray) -> list[tuple[int, float]]:
 TRIADS = {"major": (0, 4, 7), "minor": (0, 3, 7)}
 
 
-def chord(found: list[tuple[int, float]]) -> tuple[int, str | None, float] | None:
-    """(root pitch class, "major"/"minor" or None for a single note or a bare fifth, confidence)."""
+def chord(found: list[tuple[int, float, int]], min_partials: int = 1) -> tuple[int, str | None, float] | None:
+    """(root pitch class, "major"/"minor" or None for a single note or a bare fifth, confidence),
+    from the notes with at least `min_partials` partials."""
+    found = [f for f in found if f[2] >= min_partials]
     if not found:
         return None
     weight = np.zeros(12)
-    for n, s in found:
+    for n, s, _ in found:
         weight[n % 12] += np.sqrt(s)
     weight /= weight.sum()
     loudest = np.zeros(12)
-    for n, s in found:
+    for n, s, _ in found:
         loudest[n % 12] = max(loudest[n % 12], s / found[0][1])
     pcs = np.flatnonzero(weight >= 0.08)
-    bass = min(n for n, _ in found) % 12
+    bass = min(n for n, _, _ in found) % 12
     if pcs.size <= 1 or (pcs.size == 2 and (pcs[1] - pcs[0]) in (5, 7)):
         top = bass if weight[bass] >= 0.08 else int(np.argmax(weight))
         if pcs.size == 2:  # a power chord: the root is the lower note of the fifth
@@ -131,11 +134,16 @@ def chord(found: list[tuple[int, float]]) -> tuple[int, str | None, float] | Non
     return root, scale, round(confidence, 3)
 
 
-def one_shot(y: np.ndarray, onset: int) -> tuple[int, str | None, float] | None:
-    """The chord (or note) of a one-shot whose hit is at sample `onset` of `y` (22,050 Hz)."""
-    sounding = max(0, int(np.flatnonzero(np.abs(y) > 0.01 * np.abs(y).max())[-1]) - onset) if y.size else 0
+def one_shot_notes(y: np.ndarray, onset: int) -> list[tuple[int, float, int]]:
+    """The notes of a one-shot whose hit is at sample `onset` of `y` (22,050 Hz), from its settled part."""
+    sounding = max(0, int(np.flatnonzero(np.abs(y) > 0.01 * np.abs(y).max())[-1]) - onset) if y.any() else 0
     start = onset + int(min(SETTLE_S, 0.25 * sounding / sp.SR) * sp.SR)  # a short hit: its settled part
     seg = y[start:start + N_FFT]
     if seg.size < N_FFT // 4:
         seg = y[onset:onset + N_FFT]
-    return chord(notes(seg))
+    return notes(seg)
+
+
+def one_shot(y: np.ndarray, onset: int) -> tuple[int, str | None, float] | None:
+    """The chord (or note) of a one-shot whose hit is at sample `onset` of `y` (22,050 Hz)."""
+    return chord(one_shot_notes(y, onset))

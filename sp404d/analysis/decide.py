@@ -112,11 +112,15 @@ def wants_key(category: str | None, tonalness: float, tonal_fraction: float, pit
     return category is None and tonalness >= 0.35
 
 
-def steady_tone(heard: Choice, held: float, sustain_db: float, fundamental_hz: float | None) -> Choice:
+def steady_tone(heard: Choice, held: float, sustain_db: float, fundamental_hz: float | None,
+                single_note: bool = False) -> Choice:
     """A one-shot whose partials hold still from start to end (a sine, saw or square wave, an
     organ note) is a note, never a drum, whatever the drum model's nearest guess: keys/melodic, or
-    bass when its fundamental is low. Drums ring at a pitch too, but they decay (sustain_db)."""
-    if heard.value not in DRUM_CATEGORIES or held < STEADY_HELD or sustain_db <= STEADY_SUSTAIN_DB:
+    bass when its fundamental is low. Drums ring at a pitch too, but they decay (sustain_db). A
+    steady single note taken for a pad, an effect or a voice is a note too (a held chord stays a pad)."""
+    if held < STEADY_HELD or sustain_db <= STEADY_SUSTAIN_DB:
+        return heard
+    if heard.value not in DRUM_CATEGORIES and not (single_note and heard.value in ("pad", "fx", "vocal")):
         return heard
     low = fundamental_hz is not None and fundamental_hz < BASS_BELOW_HZ
     return Choice("bass" if low else "keys/melodic", 0.8, "audio")

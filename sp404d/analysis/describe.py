@@ -50,6 +50,7 @@ def describe(d: Decoded, path: str, use_names: bool = True) -> dict:
     feats = features.describe(s, d.peak, d.rms, probe.onsets, d.duration)
 
     named = tags.category_from_name(path, is_loop) if use_names else None
+    notes = None  # a one-shot's chord or note, once found
     between = None  # the audio's odds between the two meanings of an ambiguous name ("CB", "HH2")
     if is_loop:
         heard = decide.Choice(*cat.loop_category(feats, tonalness), "audio")
@@ -58,7 +59,9 @@ def describe(d: Decoded, path: str, use_names: bool = True) -> dict:
         heard = decide.Choice(*cat.most_likely(odds), "audio")
         if held >= decide.STEADY_HELD:
             onset_power = s.power[s.active()][: int(sp.FPS)].mean(axis=0)
-            heard = decide.steady_tone(heard, held, shape["sustain_db"], key.fundamental_hz(onset_power, sp.filters()[3]))
+            notes = chord.one_shot(s.y, int(np.argmax(s.frame_db > -30.0)) * sp.HOP)
+            heard = decide.steady_tone(heard, held, shape["sustain_db"], key.fundamental_hz(onset_power, sp.filters()[3]),
+                                       single_note=notes is not None and notes[1] is None)
         pair = tags.ambiguous_name(path) if use_names else None
         between = {c: odds.get(c, 0.0) for c in pair} if pair else None
     category = decide.category(decide.Choice(*named) if named else None, heard, between)
@@ -76,7 +79,7 @@ def describe(d: Decoded, path: str, use_names: bool = True) -> dict:
             pc, scale, _, confidence = key.estimate(chroma_vector, opening)
             key_choice = decide.Choice((pc, scale), confidence, "audio")
         else:
-            found = chord.one_shot(s.y, int(np.argmax(s.frame_db > -30.0)) * sp.HOP)
+            found = notes or chord.one_shot(s.y, int(np.argmax(s.frame_db > -30.0)) * sp.HOP)
             if found:
                 key_choice = decide.Choice(found[:2], found[2], "audio")
     key_value = key_choice.value

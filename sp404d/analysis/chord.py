@@ -32,6 +32,12 @@ DYAD_MIN = 0.2               # root and third alone must both be this loud again
 CHORD_MIN = 0.5               # best triad's score (share of note weight) needed to call a chord
 
 
+CANDIDATES = np.arange(int(np.floor(69 + 12 * np.log2(FMIN / 440))) + 1, int(69 + 12 * np.log2(1500 / 440)))
+OFFSETS = 12 * np.log2(np.arange(1, HARMONICS + 1))
+WEIGHTS = 1.0 / np.arange(1, HARMONICS + 1) ** 0.5
+MAX_PEAKS = 80  # the strongest peaks carry the notes; the rest is floor
+
+
 def _peaks(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Frequencies (Hz, interpolated) and amplitudes of the spectral peaks of `y`."""
     seg = y[:N_FFT]
@@ -46,6 +52,8 @@ def _peaks(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     mid = db[1:-1]
     is_peak = (mid > db[:-2]) & (mid >= db[2:]) & (mid > db.max() + PEAK_FLOOR_DB)
     idx = np.flatnonzero(is_peak) + 1
+    if idx.size > MAX_PEAKS:
+        idx = np.sort(idx[np.argsort(db[idx])[-MAX_PEAKS:]])
     a, b, c = db[idx - 1], db[idx], db[idx + 1]
     denom = a - 2 * b + c
     shift = np.where(denom != 0, 0.5 * (a - c) / np.where(denom != 0, denom, 1), 0.0)
@@ -69,25 +77,20 @@ def notes(y: np.ndarray) -> list[tuple[int, float, int]]:
     midi = midi - tuning
     left = amps.copy()  # amplitudes, not energies: a quiet third must not vanish beside a loud root
     found: list[tuple[int, float, int]] = []
-    candidates = np.arange(int(np.floor(69 + 12 * np.log2(FMIN / 440))) + 1, int(69 + 12 * np.log2(1500 / 440)))
-    offsets = 12 * np.log2(np.arange(1, HARMONICS + 1))
-    weights = 1.0 / np.arange(1, HARMONICS + 1) ** 0.5
+    # every candidate's harmonics against every peak, once: (candidates, harmonics, peaks)
+    hits = np.abs(midi[None, None, :] - (CANDIDATES[:, None, None] + OFFSETS[None, :, None])) * 100 <= MATCH_CENTS
+    sounding = hits[:, 0, :].any(axis=1)  # the fundamental itself must sound
+    weighted = WEIGHTS[None, :, None] * hits
     for _ in range(MAX_NOTES):
-        best, best_s, best_hits = None, 0.0, None
-        for n in candidates:
-            if any(n == f for f, _, _ in found):
-                continue
-            d = np.abs(midi[None, :] - (n + offsets)[:, None]) * 100  # harmonics x peaks, cents
-            hit = d <= MATCH_CENTS
-            if not hit[0].any():  # the fundamental itself must sound
-                continue
-            s = float((weights[:, None] * hit * left[None, :]).max(axis=1).sum())
-            if s > best_s:
-                best, best_s, best_hits = int(n), s, hit
-        if best is None or (found and best_s < NOTE_FLOOR * found[0][1]):
+        scores = np.where(sounding, (weighted * left[None, None, :]).max(axis=2).sum(axis=1), 0.0)
+        k = int(np.argmax(scores))
+        best_s = float(scores[k])
+        if best_s <= 0 or (found and best_s < NOTE_FLOOR * found[0][1]):
             break
-        found.append((best, best_s, int((best_hits & (left[None, :] > 0.02 * amps.max())).any(axis=1).sum())))
-        left[best_hits.any(axis=0)] *= 0.1  # its partials are explained: others must find their own
+        partials = int((hits[k] & (left[None, :] > 0.02 * amps.max())).any(axis=1).sum())
+        found.append((int(CANDIDATES[k]), best_s, partials))
+        sounding[k] = False
+        left[hits[k].any(axis=0)] *= 0.1  # its partials are explained: others must find their own
     return found
 
 

@@ -255,3 +255,58 @@ def test_an_ambiguous_name_is_settled_by_the_sound_between_its_two_meanings():
     got = decide.category(named, decide.Choice("tom", 0.5, "audio"), {"perc": 0.3, "cymbal": 0.1})
     assert (got.value, got.source) == ("perc", "name")
     assert decide.category(named, crash_heard).value == "perc"                # no pair: the name stands
+
+
+# -- issue 16: music it has never heard --
+
+@pytest.mark.parametrize("groove,bpm,bars", [("backbeat", 100.0, 2), ("four-on-the-floor", 128.0, 2),
+                                             ("half-time", 140.0, 2)])
+def test_the_tempo_octave_of_backbeat_four_on_the_floor_and_half_time_loops(tmp_path, groove, bpm, bars):
+    """The bar count (so T, 2T or T/2) comes from where kick, snare and hats fall: a backbeat's
+    snare on 2 and 4, a four-on-the-floor kick on every beat with off-beat hats, a half-time
+    snare on 3 under sixteenth hats is still the written tempo, not half of it."""
+    r = analyse(str(music.write(tmp_path / f"{groove}.wav", music.render_groove(bpm, bars, groove))), use_names=False)
+    assert (r["kind"], r["bpm_source"], r["bars"]) == ("loop", "duration", bars)
+    assert r["bpm"] == pytest.approx(bpm, abs=0.05)
+    assert r["bpm_alt"] is None or abs(r["bpm_alt"] / bpm - 1) > 0.4  # an alternative is another octave
+
+
+@pytest.mark.parametrize("root,scale,down", [("C", "major", True), ("A", "minor", False), ("D", "minor", True)])
+def test_a_strummed_chord_gets_its_root_and_quality(tmp_path, root, scale, down):
+    """Six (or five, four) strings 20 ms apart, open strings ringing: the notes are read after the
+    strum has landed, so the staggered onsets and the octave doublings do not hide the chord."""
+    y = music.render_strum(root, scale, down)
+    r = analyse(str(music.write(tmp_path / f"strum_{root}{scale}.wav", y)), use_names=False)
+    assert (r["kind"], r["key"], r["scale"], r["key_source"]) == ("one-shot", root, scale, "audio")
+
+
+def test_no_key_on_a_drum_loop_or_on_noise(loops, tmp_path):
+    """No key where there is no key: decided on the sound's pitch before any key profile is matched."""
+    r = analyse(str(loops["drums"][1]), use_names=False)
+    assert r["key"] is None
+    rng = np.random.default_rng(3)
+    for name, y in (("white", rng.normal(0, 0.3, 2 * music.SR)),
+                    ("burst", rng.normal(0, 0.3, music.SR) * np.exp(-np.arange(music.SR) / (0.2 * music.SR)))):
+        r = analyse(str(music.write(tmp_path / f"noise_{name}.wav", np.clip(y, -1, 1))), use_names=False)
+        assert (r["key"], r["scale"]) == (None, None), name
+
+
+@pytest.mark.parametrize("name,category", [
+    ("CC_01", "cymbal"), ("crash 2", "cymbal"), ("RC bell", "cymbal"), ("ride_03", "cymbal"),
+    ("FT1", "tom"), ("HT_02", "tom"), ("MT", "tom"), ("LT 3", "tom"), ("OH_01", "hat-open"), ("CH1", "hat-closed"),
+    ("HH", "hat-closed"), ("BD", "kick"), ("KD_3", "kick"), ("SD2", "snare"), ("RS", "rim"), ("XS_01", "rim"),
+    ("Djembe1 Bass", "perc"),
+])
+def test_drum_kit_abbreviations(name, category):
+    assert tags.category_from_name(f"/kit/{name}.wav", is_loop=False)[0] == category
+
+
+@pytest.mark.parametrize("freq,wave,expected", [(440.0, "sine", "keys/melodic"), (261.63, "sine", "keys/melodic"),
+                                                (55.0, "sine", "bass"), (220.0, "saw", "keys/melodic")])
+def test_a_steady_wave_is_a_note_never_a_drum(tmp_path, freq, wave, expected):
+    t = np.arange(music.SR) / music.SR
+    y = np.sin(2 * np.pi * freq * t) if wave == "sine" else 2 * ((freq * t) % 1.0) - 1
+    y = 0.5 * y * np.minimum(1, np.minimum(np.arange(y.size), y.size - np.arange(y.size)) / 400)
+    r = analyse(str(music.write(tmp_path / f"{wave}{freq:g}.wav", y)), use_names=False)
+    assert r["kind"] == "one-shot" and r["category"] == expected
+    assert r["key"] == music.NOTE_NAMES[(round(12 * np.log2(freq / 440.0)) + 9) % 12] and r["scale"] is None

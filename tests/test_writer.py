@@ -252,3 +252,19 @@ def test_drained_intake_commits_at_once_instead_of_waiting_out_the_batch_window(
     finally:
         w.stop(timeout=10)
         db.close()
+
+
+def test_a_bpm_search_finds_a_loop_by_its_alternative_tempo_too(lib):
+    """A half-time loop stored at 174 BPM with bpm_alt 87 is found by bpm:85..90 and by bpm:170..180."""
+    from sp404d.kits import query as q
+    from sp404d.kits import search
+
+    _, w, _ = lib
+    w.put(c.RecordResult(fs("/d/dnb.wav"), "b1", result("pcm1", kind="loop", bpm=174.0, bpm_alt=87.0, category="drum-loop")))
+    w.put(c.RecordResult(fs("/d/hiphop.wav"), "b2", result("pcm2", kind="loop", bpm=90.0, category="drum-loop")))
+    w.flush(10)
+    found = lambda text: sorted(r["path"] for r in search.sounds(q.parse(text)))  # noqa: E731
+    assert found("bpm:85..88") == ["/d/dnb.wav"]
+    assert found("bpm:170..180") == ["/d/dnb.wav"]
+    assert found("bpm:85..95") == ["/d/dnb.wav", "/d/hiphop.wav"]
+    assert found("-bpm:85..88") == ["/d/hiphop.wav"]

@@ -7,7 +7,14 @@ from dataclasses import dataclass
 from sp404d.analysis.rhythm import Rhythm, bars_for
 
 TONAL_DRUM_LOOP = 0.32
+KEEPS_SOUNDING = 0.75  # share of frames within 30 dB of the loudest
+STRONG_REPEAT = 0.4    # onset periodicity that makes a loop even when its end is quieter
 ACID_IMPLIED_BPM = (25.0, 500.0)  # beats x 60 / duration of a believable ACID loop
+PITCHED_MIN = 0.2  # spectra.peak_tonality's share below which a sound has no pitch to speak of
+DRUM_CATEGORIES = {"kick", "snare", "clap", "rim", "hat-closed", "hat-open", "cymbal", "tom", "perc"}
+STEADY_HELD = 0.8      # a held partial carries this share of the energy, frame after frame...
+STEADY_SUSTAIN_DB = -12.0  # ...and the end is about as loud as the start: a steady tone, not a hit
+BASS_BELOW_HZ = 130.0  # a steady tone's fundamental below this is a bass note
 TONAL_CATEGORIES = {"bass", "808", "keys/melodic", "pad", "vocal", "melodic-loop", "vocal-loop"}
 
 
@@ -35,6 +42,9 @@ def kind(name_hint: str | None, acid: dict | None, duration: float, onsets: int,
     busy = active_fraction >= 0.5 or onsets / duration >= 1.5  # sustained, or hits that keep coming
     audio_says_loop = (onsets >= 4 and periodicity >= 0.25 and busy and sustain_db > -12
                        and duration >= 1.2)  # one bar at 200 BPM lasts 1.2 s
+    # a song excerpt whose end is quieter (the sustain test) still repeats strongly and keeps sounding
+    audio_says_loop = audio_says_loop or (onsets >= 4 and periodicity >= STRONG_REPEAT and busy
+                                          and active_fraction >= KEEPS_SOUNDING and duration >= 1.2)
     if name_hint == "loopish" and duration >= 1.2 and onsets >= 3 and sustain_db > -20:
         return Choice("loop", round(min(0.9, 0.5 + score / 2), 3), "name")
     if audio_says_loop:
@@ -85,12 +95,32 @@ def category(named: Choice | None, heard: Choice, between: dict[str, float] | No
     return named
 
 
-def wants_key(category: str | None, tonalness: float, tonal_fraction: float) -> bool:
-    """Tonal material gets a key; drums, noise and effects do not. A drum loop gets one when it
-    also carries chords or a bass line: then much of its energy sits in spectral peaks
-    (`tonal_fraction`; drums alone stay near 0.23 on the fixtures, with harmony above 0.38)."""
+def wants_key(category: str | None, tonalness: float, tonal_fraction: float, pitched: float = 1.0) -> bool:
+    """Tonal material gets a key; drums, noise and effects do not. Decided before any key profile
+    is matched (a profile always finds a best key, even in noise): first the sound must have pitch
+    at all (`pitched`: the share of its energy in prominent partials, spectra.peak_tonality; noise,
+    crowds, speech and most drums sit near 0, notes and chords above 0.5), then its category must
+    be a tonal one. A drum loop gets one when it also carries chords or a bass line: then much of
+    its energy sits in spectral peaks (`tonal_fraction`; drums alone stay near 0.23 on the fixtures,
+    with harmony above 0.38)."""
+    if pitched < PITCHED_MIN:
+        return False
     if category in TONAL_CATEGORIES:
         return True
     if category == "drum-loop":
         return tonal_fraction >= TONAL_DRUM_LOOP
     return category is None and tonalness >= 0.35
+
+
+def steady_tone(heard: Choice, held: float, sustain_db: float, fundamental_hz: float | None,
+                single_note: bool = False) -> Choice:
+    """A one-shot whose partials hold still from start to end (a sine, saw or square wave, an
+    organ note) is a note, never a drum, whatever the drum model's nearest guess: keys/melodic, or
+    bass when its fundamental is low. Drums ring at a pitch too, but they decay (sustain_db). A
+    steady single note taken for a pad, an effect or a voice is a note too (a held chord stays a pad)."""
+    if held < STEADY_HELD or sustain_db <= STEADY_SUSTAIN_DB:
+        return heard
+    if heard.value not in DRUM_CATEGORIES and not (single_note and heard.value in ("pad", "fx", "vocal")):
+        return heard
+    low = fundamental_hz is not None and fundamental_hz < BASS_BELOW_HZ
+    return Choice("bass" if low else "keys/melodic", 0.8, "audio")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from sp404d.analysis import category as cat
-from sp404d.analysis import decide, features, key, rhythm, tags
+from sp404d.analysis import chord, decide, features, key, rhythm, tags
 from sp404d.analysis import spectra as sp
 from sp404d.analysis.decode import Decoded
 
@@ -31,6 +31,7 @@ def describe(d: Decoded, path: str, use_names: bool = True) -> dict:
     shape = cat.envelope_shape(s)
     chroma_vector, opening = tonal_vectors(s)
     tonalness = key.tonalness(chroma_vector)
+    pitched, held = sp.peak_tonality(s)
 
     acid = d.acid
     loop_name = tags.loop_hint(path) if use_names else None
@@ -49,12 +50,18 @@ def describe(d: Decoded, path: str, use_names: bool = True) -> dict:
     feats = features.describe(s, d.peak, d.rms, probe.onsets, d.duration)
 
     named = tags.category_from_name(path, is_loop) if use_names else None
+    notes = None  # a one-shot's chord or note, once found
     between = None  # the audio's odds between the two meanings of an ambiguous name ("CB", "HH2")
     if is_loop:
         heard = decide.Choice(*cat.loop_category(feats, tonalness), "audio")
     else:
         odds = cat.probabilities(cat.vector(s, d.duration, feats, shape, tonalness))
         heard = decide.Choice(*cat.most_likely(odds), "audio")
+        if held >= decide.STEADY_HELD:
+            onset_power = s.power[s.active()][: int(sp.FPS)].mean(axis=0)
+            notes = chord.one_shot(s.y, int(np.argmax(s.frame_db > -30.0)) * sp.HOP)
+            heard = decide.steady_tone(heard, held, shape["sustain_db"], key.fundamental_hz(onset_power, sp.filters()[3]),
+                                       single_note=notes is not None and notes[1] is None)
         pair = tags.ambiguous_name(path) if use_names else None
         between = {c: odds.get(c, 0.0) for c in pair} if pair else None
     category = decide.category(decide.Choice(*named) if named else None, heard, between)
@@ -64,7 +71,7 @@ def describe(d: Decoded, path: str, use_names: bool = True) -> dict:
 
     key_choice = decide.NONE
     tonal_fraction = float(s.tonal.sum() / max(float(s.energy.sum()), 1e-20))
-    if not silent and decide.wants_key(category.value, tonalness, tonal_fraction):
+    if not silent and decide.wants_key(category.value, tonalness, tonal_fraction, pitched):
         named_key = tags.key_from_name(path) if use_names else None
         if named_key:
             key_choice = decide.Choice(named_key[0], named_key[1], named_key[2])
@@ -72,14 +79,14 @@ def describe(d: Decoded, path: str, use_names: bool = True) -> dict:
             pc, scale, _, confidence = key.estimate(chroma_vector, opening)
             key_choice = decide.Choice((pc, scale), confidence, "audio")
         else:
-            act = s.active()
-            found = key.one_shot_key(chroma_vector, s.power[act][: int(sp.FPS)].mean(axis=0), sp.filters()[3])
+            found = notes or chord.one_shot(s.y, int(np.argmax(s.frame_db > -30.0)) * sp.HOP)
             if found:
                 key_choice = decide.Choice(found[:2], found[2], "audio")
     key_value = key_choice.value
     return {
         "kind": kind.value, "kind_confidence": kind.confidence, "kind_source": kind.source,
         "bpm": bpm.value, "bpm_confidence": bpm.confidence, "bpm_source": bpm.source,
+        "bpm_alt": rh.bpm_alt if bpm.value is not None and bpm.value == rh.bpm else None,
         "bars": rhythm.bars_for(bpm.value, d.duration) if bpm.value else None,
         "key": tags.NOTE_NAMES[key_value[0]] if key_value else None,
         "scale": key_value[1] if key_value else None,

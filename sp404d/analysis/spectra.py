@@ -145,3 +145,41 @@ def pick_onsets(env: np.ndarray, wait: int = 3, window: int = 8, delta: float = 
             keep.append(p)
             last = p
     return np.asarray(keep, dtype=int)
+
+
+TONALITY_MAX_FRAMES = int(20 * FPS)  # the first 20 s tell whether a sound has pitch
+TONALITY_FRAMES = 96                 # sounding frames read (evenly spread): enough for a share
+PROMINENCE_DB = 20.0                 # a partial stands this far above the spectrum's local level
+LOCAL_BINS = 31                      # +-15 bins (+-160 Hz): the neighbourhood a partial stands out of
+
+
+def peak_tonality(s: Spectra) -> tuple[float, float]:
+    """How much of the sound is pitched, from the spectrum alone (no chroma, no key profile):
+    (share of the energy between 30 Hz and 5 kHz in partials that stand PROMINENCE_DB above the
+    local geometric mean level, share in partials that also sound in the frame before), weighted by
+    each frame's energy. Noise (hats, snares, crowds) almost never has a bin 20 dB above its local
+    level; a note's partials stand 30-60 dB above it; a tom's or a kick's glide is short-lived.
+    Read on at most TONALITY_FRAMES sounding frames (evenly spread) and the frame before each."""
+    band = bins(30.0, 5000.0)
+    lo, hi = band.start, band.stop
+    sounding = np.flatnonzero(s.frame_db[1:TONALITY_MAX_FRAMES] > -40.0) + 1
+    if sounding.size == 0:
+        return 0.0, 0.0
+    if sounding.size > TONALITY_FRAMES:
+        sounding = sounding[np.linspace(0, sounding.size - 1, TONALITY_FRAMES).astype(int)]
+    rows = np.concatenate([sounding - 1, sounding])
+    p = s.power[rows, lo - 1:hi + 1] + np.float32(1e-20)
+    log_p = np.log10(p)
+    local = uniform_filter1d(log_p, LOCAL_BINS, axis=1, mode="nearest")
+    mid = log_p[:, 1:-1]
+    peak = (mid > log_p[:, :-2]) & (mid >= log_p[:, 2:]) & (mid > local[:, 1:-1] + PROMINENCE_DB / 10.0)
+    near = peak.copy()
+    near[:, 1:] |= peak[:, :-1]
+    near[:, :-1] |= peak[:, 1:]
+    k = sounding.size
+    band_p = p[k:, 1:-1].astype(np.float64)
+    total = band_p.sum(axis=1)
+    w = total / max(float(total.sum()), 1e-30)
+    prominent = (band_p * near[k:]).sum(axis=1) / np.maximum(total, 1e-30)
+    persistent = (band_p * (near[k:] & near[:k])).sum(axis=1) / np.maximum(total, 1e-30)
+    return float(prominent @ w), float(persistent @ w)

@@ -121,6 +121,9 @@ _WORDS = {
     "hhat": "hat-closed", "pedalhihat": "hat-closed", "hhpedal": "hat-closed",
     "crash": "cymbal", "ride": "cymbal", "rd": "cymbal", "china": "cymbal", "splash": "cymbal", "cymbal": "cymbal",
     "cym": "cymbal", "cymbals": "cymbal", "cra": "cymbal", "ridebell": "cymbal", "ridebow": "cymbal",
+    "cc": "cymbal", "rc": "cymbal", "crsh": "cymbal", "rde": "cymbal",
+    "ft": "tom", "ht": "tom", "mt": "tom", "lt": "tom", "hmt": "tom", "lmt": "tom",
+    "kd": "kick", "xs": "rim", "xstick": "rim", "crossstick": "rim",
     "tom": "tom", "toms": "tom", "tm": "tom", "floortom": "tom", "tomh": "tom", "toml": "tom", "tomhigh": "tom",
     "tommid": "tom", "tomlow": "tom",
     "perc": "perc", "percussion": "perc", "conga": "perc", "bongo": "perc", "shaker": "perc", "tambourine": "perc",
@@ -157,7 +160,8 @@ WEAK_WORDS = {"synth", "pluck", "bell", "choir", "noise", "lead", "stab", "click
               "crowd", "fx", "sfx", "effect", "effects", "metronome", "wood", "block", "chord", "chords", "keys"}
 # two- and three-letter abbreviations are guesses ("CB" is a cowbell in one kit, a crash in another)
 ABBREVIATIONS = {"bd", "sd", "sn", "hh", "ch", "oh", "rs", "cb", "tm", "rd", "kik", "kck", "snr", "clp", "cym",
-                 "cra", "chh", "ohh", "tb"}
+                 "cra", "chh", "ohh", "tb", "cc", "rc", "crsh", "rde", "ft", "ht", "mt", "lt", "hmt", "lmt", "kd",
+                 "xs"}
 
 
 # abbreviations that stand for one of two instruments, told apart by the sound
@@ -230,6 +234,9 @@ def _category_from_words(words: list[str]) -> tuple[str, bool, bool] | None:
         return None
     if {"bass", "bassdrum"} & wordset and "drum" in wordset:
         found.append(("kick", "drum"))
+    if "bass" in wordset and any(c == "perc" and w not in WEAK_WORDS for c, w in found):
+        # "Djembe1 Bass", "Conga Bass": the low stroke of a hand drum, not a bass note
+        found = [(c, w) for c, w in found if c != "bass"]
     opened = _OPEN_WORDS & wordset or "open" in joined
     cats = {("hat-open" if c == "hat-closed" and opened else c) for c, _ in found}
     best = min(cats, key=PRIORITY.index)

@@ -25,7 +25,12 @@ from sp404d.errors import AnalysisFailed, FailureCategory
 #    whose beats do not fit the file's length is ignored.
 # 6: the audio model also hears the hit's envelope at 2.9 ms steps and the body's spectrum by octave
 #    (held-out-kit accuracy 62.9 % -> 64.6 %), trained without the labels of key-slot kits.
-ANALYSIS_VERSION = 6
+# 7: (dedupe; another branch)
+# 8: music it has never heard (issue 16): chords of one-shots from notes found by harmonic summation
+#    on a long FFT (root and quality of strums and inversions, a single note keeps scale None); no key
+#    without prominent partials (noise, drums, crowds); a steady tone is a note, never a drum; drum-kit
+#    abbreviations (CC, RC, FT/HT/MT/LT, KD, XS); a hand drum's "bass" stroke is percussion.
+ANALYSIS_VERSION = 8
 
 
 def identity(d: Decoded) -> dict:

@@ -3,7 +3,7 @@
     kick                     a free word: in the file name or path, or the category
     category:kick            also category:hat (hat-closed and hat-open), category:kick,snare
     kind:loop                loop or one-shot
-    bpm:85..95  bpm:85-95  bpm:90  bpm:<100  bpm:>=120  bpm:..100
+    bpm:85..95  bpm:85-95  bpm:90  bpm:<100  bpm:>=120  bpm:..100   (a loop's bpm or its bpm_alt)
     key:Am  key:A scale:minor  key:~Am (compatible: same key, relative, a fifth either way)
     dur:<1.5  dur:0.2..1  dur:>=500ms
     path:vinyl  name:909     substrings, case-insensitive

@@ -45,7 +45,7 @@ def condition(clause: Clause):
     elif f == "scale":
         expr = Sample.scale == v
     elif f == "bpm":
-        expr = _range(Sample.bpm, v)
+        expr = _range(Sample.bpm, v) | _range(Sample.bpm_alt, v)  # a half-time loop is found at either tempo
     elif f == "dur":
         expr = _range(Sample.duration, v)
     elif f == "added":

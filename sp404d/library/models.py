@@ -68,6 +68,7 @@ class Sample(Base):
     bpm = pw.FloatField(null=True, index=True)  # loops only; never a guess for a one-shot
     bpm_confidence = pw.FloatField(null=True)
     bpm_source = pw.CharField(null=True)  # metadata, name, folder, duration, audio
+    bpm_alt = pw.FloatField(null=True, index=True)  # the runner-up reading (half or double time) when close
     bars = pw.IntegerField(null=True)
     key = pw.CharField(null=True, index=True)  # C, C#, ... B
     scale = pw.CharField(null=True)  # major or minor
@@ -175,10 +176,14 @@ class KitPad(Base):
 MODELS = [Setting, Sample, ImportRun, Location, Failure, Source, Kit, KitPad]
 
 # columns added by schema v2, in order (the migration adds exactly these)
-ANALYSIS_FIELDS = ("kind", "kind_confidence", "kind_source", "bpm", "bpm_confidence", "bpm_source", "bars", "key",
+ANALYSIS_V2_FIELDS = ("kind", "kind_confidence", "kind_source", "bpm", "bpm_confidence", "bpm_source", "bars", "key",
                    "scale", "key_confidence", "key_source", "category", "category_confidence", "category_source",
                    "peak_dbfs", "rms_dbfs", "loudness_lufs", "clipped_samples", "onset_rate", "centroid_hz",
                    "bandwidth_hz", "rolloff_hz", "flatness", "zcr", "hp_ratio", "tonalness", "mfcc_mean", "mfcc_std")
+# columns added by schema v6
+TEMPO_ALT_FIELDS = ("bpm_alt",)
+# everything the analysis stores
+ANALYSIS_FIELDS = ANALYSIS_V2_FIELDS + TEMPO_ALT_FIELDS
 
 # columns added by schema v3
 NEAR_FIELDS = ("fingerprint", "fp_key", "lossless", "group_id", "group_distance", "canonical")

@@ -15,7 +15,7 @@ from sp404d.errors import Sp404dError
 from playhouse.migrate import SqliteMigrator
 from playhouse.migrate import migrate as run_migrations
 
-from sp404d.library.models import (ANALYSIS_FIELDS, MODELS, NEAR_FIELDS, Failure, Kit, KitPad, Sample, Setting, Source,
+from sp404d.library.models import (ANALYSIS_V2_FIELDS, MODELS, NEAR_FIELDS, TEMPO_ALT_FIELDS, Failure, Kit, KitPad, Sample, Setting, Source,
                                    database)
 
 PRAGMAS = {
@@ -31,7 +31,7 @@ def _v2_analysis(db: pw.SqliteDatabase) -> None:
     """Kind, tempo, key, category and features, each with confidence and source."""
     migrator = SqliteMigrator(db)
     # add_column also creates the index of fields declared index=True (kind, bpm, key, category)
-    run_migrations(*[migrator.add_column("sample", name, getattr(Sample, name)) for name in ANALYSIS_FIELDS])
+    run_migrations(*[migrator.add_column("sample", name, getattr(Sample, name)) for name in ANALYSIS_V2_FIELDS])
 
 
 def _v3_near_duplicates(db: pw.SqliteDatabase) -> None:
@@ -53,9 +53,16 @@ def _v5_failure_version(db: pw.SqliteDatabase) -> None:
     run_migrations(migrator.add_column("failure", "analysis_version", Failure.analysis_version))
 
 
+def _v6_bpm_alt(db: pw.SqliteDatabase) -> None:
+    """The runner-up tempo reading (a half-time feel: 87 or 174), so that bpm searches find either.
+    Existing samples have none until the analyser version bump re-analyses them."""
+    migrator = SqliteMigrator(db)
+    run_migrations(*[migrator.add_column("sample", name, getattr(Sample, name)) for name in TEMPO_ALT_FIELDS])
+
+
 # MIGRATIONS[n] upgrades a library at version n+1 to version n+2. A new library is created at the
 # current version directly; version 1 (the spine) had no analysis columns.
-MIGRATIONS = [_v2_analysis, _v3_near_duplicates, _v4_kits, _v5_failure_version]
+MIGRATIONS = [_v2_analysis, _v3_near_duplicates, _v4_kits, _v5_failure_version, _v6_bpm_alt]
 SCHEMA_VERSION = len(MIGRATIONS) + 1
 
 

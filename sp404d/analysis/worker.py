@@ -10,7 +10,7 @@ import os
 import stat as stat_mod
 import time
 
-from sp404d.analysis import fingerprint
+from sp404d.analysis import fingerprint, signature
 from sp404d.analysis.decode import Decoded, decode
 from sp404d.analysis.describe import describe
 from sp404d.errors import AnalysisFailed, FailureCategory
@@ -25,16 +25,21 @@ from sp404d.errors import AnalysisFailed, FailureCategory
 #    whose beats do not fit the file's length is ignored.
 # 6: the audio model also hears the hit's envelope at 2.9 ms steps and the body's spectrum by octave
 #    (held-out-kit accuracy 62.9 % -> 64.6 %), trained without the labels of key-slot kits.
-ANALYSIS_VERSION = 6
+# 7: a waveform signature (signature.py) beside the fingerprint: near duplicates are confirmed by
+#    the waveform, and the groups an older analyser made are made again.
+ANALYSIS_VERSION = 7
 
 
 def identity(d: Decoded) -> dict:
-    """What near-duplicate matching needs: the fingerprint, its index key, and the quality facts
+    """What near-duplicate matching needs: the fingerprint and its index key (to find candidates),
+    the waveform signature (to confirm them: the writer must not decode), and the quality facts
     that choose a group's canonical member. Computed here, so the writer only compares."""
     f = fingerprint.compute(d.excerpt, d.samplerate)
+    s = signature.compute(d.excerpt, d.samplerate) if f else None
     return {
         "fingerprint": f.pack() if f else None,
         "fp_key": fingerprint.pack_key(f.duration, fingerprint.coarse(f)) if f else None,
+        "signature": s.pack() if s else None,
         "lossless": d.bit_depth is not None,
     }
 

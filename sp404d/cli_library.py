@@ -149,6 +149,7 @@ def _kit_show(cfg, args) -> int:
 
 def cmd_dupes(cfg, args) -> int:
     from sp404d.library import queries
+    from sp404d.library.schema import SCHEMA_VERSION, schema_version
 
     def near(member: dict) -> str:
         wave, fp = member.get("correlation"), member.get("distance")
@@ -156,7 +157,12 @@ def cmd_dupes(cfg, args) -> int:
 
     sys.stdout.reconfigure(errors="surrogateescape")
     groups = files = freeable = 0
-    with library(cfg).connection_context():
+    db = library(cfg)
+    with db.connection_context():
+        found = schema_version(db)
+        if found < SCHEMA_VERSION:  # its groups are an older release's: they are made again on upgrade
+            raise Sp404dError(f"the library has schema version {found}, from an older sp404d: start the daemon or run "
+                              f"`sp404d import --reanalyse` once to upgrade it and group its sounds again")
         for g in queries.duplicate_groups():
             groups += 1
             files += len(g["members"])

@@ -39,9 +39,10 @@ SAME_DETAIL = 0.85        # least octave correlation between lossless files
 SAME_DETAIL_LOSSY = 0.5   # ... over the loud octaves, when one is lossy
 SAME_BER = 0.3            # the fingerprint must not disagree more than this (when it can judge)
 SAME_BER_LOSSY = 0.25     # ... with a lossy file; but where its faint octaves survived the codec
-FAINT_INTACT = 0.8        # (`detail` this high), the waveform says more, and SAME_BER holds, and
+FAINT_INTACT = 0.8        # (`detail` this high), the waveform says more, and SAME_BER holds; and
 NEAR_IDENTICAL = 0.99     # where the waveform is near-identical too, NEAR_IDENTICAL_BER: Vorbis at
-NEAR_IDENTICAL_BER = 0.36  # q3 flips up to 35 % of the bits of a sustained tone
+NEAR_IDENTICAL_BER = 0.36  # q3 flips up to 35 % of the bits of a sustained tone, and 16-bit steps
+                           # flip the bits of near-silent bands when a low drum is turned down
 
 CODEC_BER = 0.22          # a blurred lossy copy: the fingerprint's evidence
 CODEC_HEAD = 0.87         # ... and the attack still agrees,
@@ -89,13 +90,14 @@ def decide(e: sigm.Evidence, ber: float, fingerprint_frames: int, lossless: bool
     judges = fingerprint_frames >= FINGERPRINT_FRAMES
     if e.correlation >= SAME_WAVEFORM and e.head >= SAME_WAVEFORM:
         if lossless:
-            fine = e.detail >= SAME_DETAIL and (not judges or ber <= SAME_BER)
+            faint = e.detail >= SAME_DETAIL
+            limit = SAME_BER
         else:
-            limit = SAME_BER_LOSSY
-            if e.detail >= FAINT_INTACT:
-                limit = NEAR_IDENTICAL_BER if min(e.correlation, e.head) >= NEAR_IDENTICAL else SAME_BER
-            fine = e.detail_loud >= SAME_DETAIL_LOSSY and (not judges or ber <= limit)
-        if fine:
+            faint = e.detail_loud >= SAME_DETAIL_LOSSY
+            limit = SAME_BER if e.detail >= FAINT_INTACT else SAME_BER_LOSSY
+        if e.detail >= FAINT_INTACT and min(e.correlation, e.head) >= NEAR_IDENTICAL:
+            limit = NEAR_IDENTICAL_BER
+        if faint and (not judges or ber <= limit):
             return Verdict(True, ber, e.correlation, "waveform")
     attack = (ber <= CODEC_BER and e.head >= CODEC_HEAD) or (ber <= CODEC_STRONG_BER and e.head >= CODEC_STRONG_HEAD)
     if (not lossless and judges and attack and e.detail_loud >= CODEC_DETAIL

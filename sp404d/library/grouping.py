@@ -77,7 +77,7 @@ class Grouping(Generic[V]):
         if canonical is None:
             return []
         if canonical != sample:
-            self.members.get(canonical, set()).discard(sample)
+            self._leave(canonical, sample)
             return []
         orphans = sorted(self.members.pop(sample, set()), key=self.key.__getitem__, reverse=True)
         for o in orphans:
@@ -127,8 +127,15 @@ class Grouping(Generic[V]):
     def _set(self, sample: int, canonical: int, verdict, changes: dict[int, Placement]) -> None:
         old = self.canonical_of.get(sample)
         if old is not None and old != sample:
-            self.members.get(old, set()).discard(sample)
+            self._leave(old, sample)
         self.canonical_of[sample] = canonical
         if canonical != sample:
             self.members.setdefault(canonical, set()).add(sample)
         changes[sample] = Placement(sample, canonical, verdict)
+
+    def _leave(self, canonical: int, member: int) -> None:
+        members = self.members.get(canonical)
+        if members is not None:
+            members.discard(member)
+            if not members:
+                del self.members[canonical]

@@ -94,15 +94,22 @@ def trim(y: np.ndarray) -> np.ndarray:
 
 
 def compute(y: np.ndarray, sr: int) -> Fingerprint | None:
-    """Fingerprint of mono float audio at `sr`; None for silence."""
+    """Fingerprint of mono float audio at `sr`; None for silence. Only the first second after the
+    onset is resampled (the bits stop there): a long loop costs little more than a hit."""
     y = np.ascontiguousarray(y, dtype=np.float32)
+    level = np.abs(y)
+    peak = float(level.max()) if y.size else 0.0
+    if peak <= 0:
+        return None
+    onset = int(np.argmax(level >= peak * 10 ** (TRIM_DB / 20)))
+    duration = energy_duration(y[onset:], sr)
+    margin = int(0.05 * sr)  # room for an earlier onset in the analysis band (a bright click's peak is higher)
+    y = y[max(onset - margin, 0):onset + margin + int(np.ceil((MAX_FRAMES * HOP + N_FFT) * sr / SR))]
     if sr != SR:
         y = soxr.resample(y, sr, SR, quality="HQ").astype(np.float32, copy=False)
     y = trim(y)
     if y.size == 0:
         return None
-    energy = np.cumsum(y.astype(np.float64) ** 2)
-    duration = (int(np.searchsorted(energy, (1.0 - ENERGY_LEFT) * energy[-1])) + 1) / SR
     # centred frames (half a window of silence each side): a 50 ms hit still spans ~16 frames
     y = zero_padded(y[: MAX_FRAMES * HOP + N_FFT // 2], N_FFT // 2)
     fb, window = _bands()
@@ -118,6 +125,17 @@ def compute(y: np.ndarray, sr: int) -> Fingerprint | None:
     shape = np.round(low / max(float(np.abs(low).max()), 1e-9) * 127).astype(np.int8)[:SHAPE_SAMPLES]
     words = np.packbits(bits[:MAX_FRAMES], axis=1).view(">u2").ravel().astype(np.uint16)
     return Fingerprint(words, mask[:MAX_FRAMES], duration, shape)
+
+
+def energy_duration(y: np.ndarray, sr: int, block: int = 64) -> float:
+    """Seconds until all but ENERGY_LEFT of the energy of `y` has sounded (to `block` samples)."""
+    n = y.size // block * block
+    blocks = np.einsum("ij,ij->i", y[:n].reshape(-1, block), y[:n].reshape(-1, block)).astype(np.float64)
+    rest = float(np.dot(y[n:], y[n:]))
+    energy = np.cumsum(np.append(blocks, rest))
+    if energy[-1] <= 0:
+        return block / sr
+    return min((int(np.searchsorted(energy, (1.0 - ENERGY_LEFT) * energy[-1])) + 1) * block, y.size) / sr
 
 
 def distance(a: Fingerprint, b: Fingerprint, max_shift: int = MAX_SHIFT) -> float:

@@ -29,6 +29,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from sp404d.analysis import fingerprint as fpm
 from sp404d.analysis import signature as sigm
 
@@ -40,15 +42,15 @@ SAME_DETAIL_LOSSY = 0.5   # ... over the loud octaves, when one is lossy
 SAME_BER = 0.3            # the fingerprint must not disagree more than this (when it can judge)
 SAME_BER_LOSSY = 0.25     # ... with a lossy file; but where its faint octaves survived the codec
 FAINT_INTACT = 0.8        # (`detail` this high), the waveform says more, and SAME_BER holds; and
-NEAR_IDENTICAL = 0.99     # where the waveform is near-identical too, NEAR_IDENTICAL_BER: Vorbis at
+NEAR_IDENTICAL = 0.99     # where the heads are near-identical too, NEAR_IDENTICAL_BER: Vorbis at
 NEAR_IDENTICAL_BER = 0.36  # q3 flips up to 35 % of the bits of a sustained tone, and 16-bit steps
                            # flip the bits of near-silent bands when a low drum is turned down
 
 CODEC_BER = 0.22          # a blurred lossy copy: the fingerprint's evidence
 CODEC_HEAD = 0.87         # ... and the attack still agrees,
-CODEC_STRONG_BER = 0.15   # ... or, with stronger evidence from the fingerprint,
+CODEC_STRONG_BER = 0.17   # ... or, with stronger evidence from the fingerprint,
 CODEC_STRONG_HEAD = 0.8   # ... agrees less (AAC and MP3 blur the attack of a hi-hat)
-CODEC_DETAIL = 0.5        # ... in every loud octave
+CODEC_DETAIL = 0.6        # ... in every loud octave (two strikes of one cymbal's bell: 0.45-0.52)
 CODEC_CORRELATION = 0.3   # ... and the whole sound is not another one
 
 
@@ -95,7 +97,7 @@ def decide(e: sigm.Evidence, ber: float, fingerprint_frames: int, lossless: bool
         else:
             faint = e.detail_loud >= SAME_DETAIL_LOSSY
             limit = SAME_BER if e.detail >= FAINT_INTACT else SAME_BER_LOSSY
-        if e.detail >= FAINT_INTACT and min(e.correlation, e.head) >= NEAR_IDENTICAL:
+        if e.detail >= FAINT_INTACT and e.head >= NEAR_IDENTICAL:
             limit = NEAR_IDENTICAL_BER
         if faint and (not judges or ber <= limit):
             return Verdict(True, ber, e.correlation, "waveform")
@@ -107,20 +109,24 @@ def decide(e: sigm.Evidence, ber: float, fingerprint_frames: int, lossless: bool
 
 
 def worth_judging(a: Identity, others: list[Identity]) -> list[tuple[int, float]]:
-    """(position, ber) of the others whose durations agree with a's and whose fingerprint does not
-    already rule them out; the bit error rates come from one batched pass (cheap), so the waveform
-    comparison (costly) is left for the few that remain."""
+    """(position, ber) of the others whose durations agree with a's and that neither the heads'
+    spectral profiles nor the fingerprint already rule out (each in one batched pass, cheap), so
+    the waveform comparison (costly) is left for the few that remain."""
     agree = [i for i, b in enumerate(others) if fpm.durations_agree(a.fingerprint, b.fingerprint)]
+    if not agree:
+        return []
+    # no tier accepts heads that correlate less than this (the bound is exact; the margin covers
+    # float32 rounding): SAME_WAVEFORM between lossless files, CODEC_STRONG_HEAD with a lossy one
+    bounds = sigm.head_bound(a.signature, [others[i].signature for i in agree])
+    least = np.array([SAME_WAVEFORM if a.lossless and others[i].lossless else CODEC_STRONG_HEAD for i in agree])
+    agree = [i for i, keep in zip(agree, bounds >= least - 1e-3) if keep]
     if not agree:
         return []
     bers = fpm.distances(a.fingerprint, [others[i].fingerprint for i in agree])
     short = frames(a.fingerprint) < FINGERPRINT_FRAMES
-    out = []
-    for i, ber in zip(agree, bers):
-        # no tier accepts a higher bit error rate when the fingerprint can judge
-        if ber <= NEAR_IDENTICAL_BER or short or frames(others[i].fingerprint) < FINGERPRINT_FRAMES:
-            out.append((i, float(ber)))
-    return out
+    # no tier accepts a higher bit error rate when the fingerprint can judge
+    return [(i, float(ber)) for i, ber in zip(agree, bers)
+            if ber <= NEAR_IDENTICAL_BER or short or frames(others[i].fingerprint) < FINGERPRINT_FRAMES]
 
 
 def order_key(lossless: bool | None, samplerate: int, bit_depth: int | None, duration: float,

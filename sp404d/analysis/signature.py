@@ -50,6 +50,7 @@ UP = 4                # correlation evaluated at quarter-sample steps
 TAPER = 512           # the head fades out over its last 23 ms
 BAND_EDGES = (0, 350, 700, 1400, 2800, 5600, 11025)  # octaves, for `detail`
 HEAD_FFT = 8192       # >= PRE + HEAD + MAX_LAG: the heads' correlation at every lag searched, unwrapped
+PROFILE_BANDS = 96    # the head's spectral profile: a bound on the heads' correlation at any lag
 VERSION = 1
 
 
@@ -62,6 +63,7 @@ class Signature:
     positions: np.ndarray   # (n,) int32: centre of each window, samples after the onset (grid times)
     weights: np.ndarray     # (n,) float32: energy of the stretch each window stands for
     head_energy: float      # energy of the head, in the same units
+    profile: np.ndarray     # (PROFILE_BANDS,) float32: root of each band's share of the head's energy
 
     # spectra kept with the signature: the writer compares one sound with many
     @functools.cached_property
@@ -83,7 +85,8 @@ class Signature:
     def pack(self) -> bytes:
         n = self.windows.shape[0]
         head = np.array([VERSION, n], "<u2").tobytes() + np.array([self.head_scale, self.head_energy], "<f4").tobytes()
-        return (head + self.head.astype(np.int8).tobytes() + self.scales.astype("<f4").tobytes()
+        return (head + self.profile.astype("<f4").tobytes() + self.head.astype(np.int8).tobytes()
+                + self.scales.astype("<f4").tobytes()
                 + self.positions.astype("<i4").tobytes() + self.weights.astype("<f4").tobytes()
                 + self.windows.astype(np.int8).tobytes())
 
@@ -94,6 +97,8 @@ class Signature:
             raise ValueError(f"signature version {version}")
         head_scale, head_energy = (float(v) for v in np.frombuffer(blob[4:12], "<f4"))
         at = 12
+        profile = np.frombuffer(blob[at:at + 4 * PROFILE_BANDS], "<f4")
+        at += 4 * PROFILE_BANDS
         head = np.frombuffer(blob[at:at + PRE + HEAD], np.int8)
         at += PRE + HEAD
         scales = np.frombuffer(blob[at:at + 4 * n], "<f4")
@@ -103,7 +108,7 @@ class Signature:
         weights = np.frombuffer(blob[at:at + 4 * n], "<f4")
         at += 4 * n
         windows = np.frombuffer(blob[at:at + n * WINDOW], np.int8).reshape(n, WINDOW)
-        return cls(head, head_scale, windows, scales, positions, weights, head_energy)
+        return cls(head, head_scale, windows, scales, positions, weights, head_energy, profile)
 
 
 def _int8(x: np.ndarray) -> tuple[np.ndarray, float]:
@@ -123,7 +128,7 @@ def compute(y: np.ndarray, sr: int) -> Signature | None:
     if peak <= 0:
         return None
     onset = int(np.argmax(level >= peak * 10 ** (ONSET_DB / 20)))
-    end = int(np.flatnonzero(level >= peak * 10 ** (END_DB / 20))[-1]) + 1
+    end = y.size - int(np.argmax(level[::-1] >= peak * 10 ** (END_DB / 20)))
     head = np.zeros(PRE + HEAD, np.float32)
     lo = max(onset - PRE, 0)
     part = y[lo:onset + HEAD]
@@ -143,7 +148,26 @@ def compute(y: np.ndarray, sr: int) -> Signature | None:
         weights.append(float(np.dot(stretch, stretch)))
     return Signature(head_q, head_scale, np.array(windows, np.int8).reshape(-1, WINDOW),
                      np.array(scales, np.float32), np.array(positions, np.int32), np.array(weights, np.float32),
-                     float(np.dot(head, head)))
+                     float(np.dot(head, head)), _profile(head_q))
+
+
+def _profile(head: np.ndarray) -> np.ndarray:
+    """The square root of each band's share of the (int8) head's energy, with the weights of a real
+    FFT (Parseval), so that profile(a) . profile(b) bounds the heads' correlation at every lag
+    (Cauchy-Schwarz within each band): a cheap test that rules out most candidates before compare()."""
+    spectrum = scipy.fft.rfft(head.astype(np.float32), HEAD_FFT)
+    power = np.abs(spectrum) ** 2
+    power[1:-1] *= 2
+    bands = np.add.reduceat(power, np.linspace(0, power.size, PROFILE_BANDS + 1).astype(np.intp)[:-1])
+    total = float(bands.sum())
+    return np.sqrt(bands / total).astype(np.float32) if total > 0 else np.zeros(PROFILE_BANDS, np.float32)
+
+
+def head_bound(a: Signature, others: list[Signature]) -> np.ndarray:
+    """For each other, an upper bound on compare(a, other).head (at any lag)."""
+    if not others:
+        return np.empty(0)
+    return np.stack([o.profile for o in others]).astype(np.float64) @ a.profile.astype(np.float64)
 
 
 @functools.lru_cache(maxsize=1)

@@ -12,7 +12,8 @@ import time
 
 from sp404d.analysis import fingerprint, signature
 from sp404d.analysis.decode import Decoded, decode
-from sp404d.analysis.describe import describe
+from sp404d.analysis.describe import analysis_signal, describe
+from sp404d.analysis.spectra import SR as ANALYSIS_RATE
 from sp404d.errors import AnalysisFailed, FailureCategory
 
 # Bumped whenever the analysis changes what it stores; samples of an older version are re-analysed.
@@ -30,12 +31,14 @@ from sp404d.errors import AnalysisFailed, FailureCategory
 ANALYSIS_VERSION = 7
 
 
-def identity(d: Decoded) -> dict:
+def identity(d: Decoded, y=None) -> dict:
     """What near-duplicate matching needs: the fingerprint and its index key (to find candidates),
     the waveform signature (to confirm them: the writer must not decode), and the quality facts
-    that choose a group's canonical member. Computed here, so the writer only compares."""
-    f = fingerprint.compute(d.excerpt, d.samplerate)
-    s = signature.compute(d.excerpt, d.samplerate) if f else None
+    that choose a group's canonical member. Computed here, so the writer only compares. `y`: the
+    analysis signal (describe.analysis_signal, 22,050 Hz, the signature's rate), resampled once."""
+    y = analysis_signal(d) if y is None else y
+    f = fingerprint.compute(y, ANALYSIS_RATE)
+    s = signature.compute(y, ANALYSIS_RATE) if f else None
     return {
         "fingerprint": f.pack() if f else None,
         "fp_key": fingerprint.pack_key(f.duration, fingerprint.coarse(f)) if f else None,
@@ -61,8 +64,9 @@ def analyse(path: str, max_bytes: int = 2048 << 20, use_names: bool = True) -> d
         if st.st_size > max_bytes:
             return failure(FailureCategory.TOO_LARGE, f"{st.st_size} bytes is over the limit of {max_bytes}")
         d = decode(path)
-        described = describe(d, path, use_names)
-        described.update(identity(d))
+        y = analysis_signal(d)
+        described = describe(d, path, use_names, y)
+        described.update(identity(d, y))
     except AnalysisFailed as e:
         return failure(e.category, e.message)
     except (PermissionError, FileNotFoundError, IsADirectoryError) as e:

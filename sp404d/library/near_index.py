@@ -64,6 +64,16 @@ class NearIndex:
         if self._tail_n == self.TAIL:
             self._merge()
 
+    def entry(self, sample_id: int) -> tuple[float, np.ndarray] | None:
+        """(duration, key) of an indexed sample."""
+        where = self._where.get(sample_id)
+        if where is None:
+            return None
+        tail, i = where
+        if tail:
+            return float(self._tail_durations[i]), self._tail_keys[i]
+        return float(self._durations[i]), self._keys[i]
+
     def discard(self, sample_id: int) -> None:
         where = self._where.pop(sample_id, None)
         if where is not None:

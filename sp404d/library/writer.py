@@ -22,7 +22,7 @@ import peewee as pw
 
 from sp404d import logs
 from sp404d.analysis import same
-from sp404d.analysis.fingerprint import Fingerprint, coarse, unpack_key
+from sp404d.analysis.fingerprint import Fingerprint, unpack_key
 from sp404d.analysis.signature import Signature
 from sp404d.library import commands as c
 from sp404d.library.dedupe import EXACT_MATCHES, decide
@@ -215,7 +215,7 @@ class Writer(threading.Thread):
         if sample is None:
             values = [result["pcm_hash"], now] + _stored(result)
             sample_id = sql(_INSERT_SAMPLE, values).lastrowid
-            near = self._group(sample_id, result)
+            near = self._group(sample_id, result, new=True)
         else:
             sample_id = sample[0]
             if result is not None and result["analysis_version"] > sample[1]:
@@ -254,7 +254,7 @@ class Writer(threading.Thread):
         self.grouping = grouping
         return index
 
-    def _group(self, sample_id: int, result: dict) -> bool:
+    def _group(self, sample_id: int, result: dict, new: bool = False) -> bool:
         """Place a new or newly described sample in its group (grouping.py), and store every
         placement that changed. Serial in this thread, so two copies analysed at once cannot both
         found a group. Returns whether the sound was already in the library (it joined a group,
@@ -273,7 +273,7 @@ class Writer(threading.Thread):
         order = same.order_key(identity.lossless, result["samplerate"], result.get("bit_depth"),
                                result["duration"], result.get("peak_dbfs"), result["pcm_hash"])
         changes = self.grouping.add(sample_id, order, self._candidates, self._judge)
-        self._store(changes)
+        self._store(changes, new=sample_id if new else None)
         return changes[0].canonical != sample_id or len(changes) > 1
 
     def _candidates(self, sample_id: int) -> list[int]:
@@ -282,11 +282,11 @@ class Writer(threading.Thread):
         canonical out of the nearest keys, and only a canonical can take a new member); those
         whose fingerprint already rules them out are left out (one batched pass)."""
         mine = self._identities_of([sample_id]).get(sample_id)
+        entry = self.near.entry(sample_id)
         self._judging = (sample_id, {})
-        if mine is None:
+        if mine is None or entry is None:
             return []
-        f = mine.fingerprint
-        ids = [i for i in self.near.candidates(f.duration, coarse(f)) if i != sample_id]
+        ids = [i for i in self.near.candidates(*entry) if i != sample_id]
         for i in list(ids):
             canonical = self.grouping.canonical_of.get(i)
             if canonical is not None and canonical != sample_id and canonical not in ids:
@@ -306,16 +306,18 @@ class Writer(threading.Thread):
         verdict = same.judge(found[sample_id], found[other], bers.get(other) if current == sample_id else None)
         return verdict if verdict.same else None
 
-    def _store(self, changes: list[Placement]) -> None:
+    def _store(self, changes: list[Placement], new: int | None = None) -> None:
+        """Write placements; `new`: a sample whose files are not recorded yet (they get their match
+        when they are)."""
         sql = self.db.execute_sql
         for p in changes:
             v = p.verdict
             sql("UPDATE sample SET group_id = ?, canonical = ?, group_distance = ?, group_correlation = ? WHERE id = ?",
                 (p.canonical, p.canonical == p.sample, None if v is None else round(v.ber, 4),
                  None if v is None else round(v.correlation, 4), p.sample))
-            # a sample's own files say whether it is its group's canonical member ("first") or not
-            sql("UPDATE location SET match = ? WHERE sample_id = ? AND match IN ('first', 'near')",
-                ("first" if p.canonical == p.sample else "near", p.sample))
+            if p.sample != new:  # its own files say whether it is its group's canonical member or not
+                sql("UPDATE location SET match = ? WHERE sample_id = ? AND match IN ('first', 'near')",
+                    ("first" if p.canonical == p.sample else "near", p.sample))
 
     def _primary_match(self, sample_id: int) -> str:
         canonical = self.grouping.canonical_of.get(sample_id, sample_id)

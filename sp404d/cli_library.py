@@ -150,10 +150,20 @@ def _kit_show(cfg, args) -> int:
 
 def cmd_dupes(cfg, args) -> int:
     from sp404d.library import queries
+    from sp404d.library.schema import SCHEMA_VERSION, schema_version
+
+    def near(member: dict) -> str:
+        wave, fp = member.get("correlation"), member.get("distance")
+        return f"near wave {'?' if wave is None else f'{wave:.2f}'}  fp {'?' if fp is None else f'{fp:.2f}'}"
 
     sys.stdout.reconfigure(errors="surrogateescape")
     groups = files = freeable = 0
-    with library(cfg).connection_context():
+    db = library(cfg)
+    with db.connection_context():
+        found = schema_version(db)
+        if found < SCHEMA_VERSION:  # its groups are an older release's: they are made again on upgrade
+            raise Sp404dError(f"the library has schema version {found}, from an older sp404d: start the daemon or run "
+                              f"`sp404d import --reanalyse` once to upgrade it and group its sounds again")
         for g in queries.duplicate_groups():
             groups += 1
             files += len(g["members"])
@@ -161,11 +171,17 @@ def cmd_dupes(cfg, args) -> int:
             if args.json:
                 print(dumps(g))
                 continue
+            if groups == 1:
+                print("Each group is one sound; the first file is its canonical one (the file kits use). The others:\n"
+                      "  exact-bytes  the same bytes;  exact-pcm  the same decoded waveform in another container;\n"
+                      "  near wave W  fp F  the same recording re-encoded, resampled or re-gained: W is the correlation\n"
+                      "               of the two waveforms (1.00 = identical up to gain), F the share of fingerprint\n"
+                      "               bits that differ (0.00 = none, about 0.50 = unrelated sounds).\n")
             c = g["canonical"]
             print(f"group {g['group']}: {c['path']}  [{c['container']}, {c['quality']}]")
             for m in g["members"]:
-                how = f"near {m['distance']:.2f}" if m["match"] == "near" else m["match"]
-                print(f"  {how:<12} {m['path']}  [{m['container']}, {m['quality']}]")
+                how = near(m) if m["match"] == "near" else m["match"]
+                print(f"  {how:<24} {m['path']}  [{m['container']}, {m['quality']}]")
     if not args.json:
         print(f"{groups} sounds have duplicates: {files} extra files, {freeable / 1e6:.1f} MB that could be freed "
               f"(sp404d never deletes; the canonical file of each group is the one kits use)")

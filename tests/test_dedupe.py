@@ -1,19 +1,28 @@
 """Dedupe in the library: copies of one sound across containers, codecs, rates, gains and padding
 end as one group whose canonical member is the best source; separately recorded hits (velocity
-layers) and other drums stay apart. Real worker processes, a real SQLite file, the real CLI."""
+layers) and other drums stay apart; the groups do not depend on the order files arrive in; a
+library whose groups an older release made is mended. Real worker processes, a real SQLite file,
+the real CLI."""
 
 from __future__ import annotations
 
 import json
+import random
 import shutil
+import sqlite3
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 import soxr
 
+from sp404d.analysis import same
 from sp404d.library import dedupe
+from sp404d.library.schema import open_library
+from tests.conftest import DaemonEnv
 from tests.test_fingerprint import drum_hit
+from tests.test_same import closed_hat, cymbal, synth_cycle
 
 SR = 44100
 
@@ -68,6 +77,9 @@ def test_one_sound_in_many_files_is_one_group_and_others_stay_apart(daemon_env, 
     how = {m["path"]: m for m in g["members"]}
     assert set(how) == {str(p) for k, p in family.items() if k != "hires"}
     assert {how[str(family[k])]["match"] for k in ("wav", "flac", "aiff", "mp3", "quiet", "padded", "copy")} == {"near"}
+    for m in g["members"]:  # the evidence that each is the same recording as the canonical file
+        assert m["correlation"] >= same.SAME_WAVEFORM or m["path"] == str(family["mp3"])
+        assert m["correlation"] > 0.8 and 0 <= m["distance"] <= same.NEAR_IDENTICAL_BER
     assert g["freeable_bytes"] == sum(p.stat().st_size for k, p in family.items() if k != "hires")
 
     rows = {json.loads(line)["path"]: json.loads(line) for line in env.cli("export").stdout.splitlines()}
@@ -78,7 +90,11 @@ def test_one_sound_in_many_files_is_one_group_and_others_stay_apart(daemon_env, 
     assert [rows[str(p)]["canonical"] for p in layers.values()] == [True, True, True]
     assert [k for k, p in family.items() if rows[str(p)]["canonical"]] == ["hires"]
     text = env.cli("dupes").stdout
-    assert text.startswith(f"group {g['group']}: {family['hires']}") and "1 sounds have duplicates: 7 extra files" in text
+    assert f"\ngroup {g['group']}: {family['hires']}" in text and "1 sounds have duplicates: 7 extra files" in text
+    assert "correlation" in text and "fingerprint" in text  # what the figures after "near" mean
+    mp3_line = next(line for line in text.splitlines() if line.endswith(f"{family['mp3']}  [mp3, 44100 Hz, lossy]"))
+    assert mp3_line.lstrip().startswith(f"near wave {how[str(family['mp3'])]['correlation']:.2f}  "
+                                        f"fp {how[str(family['mp3'])]['distance']:.2f}")
 
 
 def test_copies_analysed_at_the_same_moment_end_in_one_group(daemon_env, tmp_path):
@@ -111,8 +127,8 @@ def test_an_older_library_is_grouped_when_re_analysed(daemon_env, tmp_path):
     assert env.cli("import", str(tmp_path / "Old")).returncode == 0
     assert env.rows("SELECT COUNT(DISTINCT group_id) FROM sample") == [(2,)]
     with __import__("sqlite3").connect(env.library) as db:  # as schema v3's migration leaves a v2 library
-        db.execute("UPDATE sample SET analysis_version = 2, fingerprint = NULL, fp_key = NULL, group_id = id, "
-                   "group_distance = NULL, canonical = 1")
+        db.execute("UPDATE sample SET analysis_version = 2, fingerprint = NULL, fp_key = NULL, signature = NULL, "
+                   "group_id = id, group_distance = NULL, group_correlation = NULL, canonical = 1")
         db.execute("UPDATE location SET match = 'first'")
     assert env.rows("SELECT COUNT(DISTINCT group_id) FROM sample") == [(3,)]
     r = env.cli("import", "--reanalyse", "--json")
@@ -121,15 +137,21 @@ def test_an_older_library_is_grouped_when_re_analysed(daemon_env, tmp_path):
 
 
 def test_canonical_member_is_the_best_source():
-    wav_44 = dedupe.quality(True, 44100, 16, 0.5)
-    mp3_48 = dedupe.quality(False, 48000, None, 0.5)
-    flac_96 = dedupe.quality(True, 96000, 24, 0.5)
-    wav_44_24 = dedupe.quality(True, 44100, 24, 0.5)
-    truncated = dedupe.quality(True, 96000, 24, 0.3)
+    def key(lossless, rate, depth, duration, peak=-1.0, pcm="a"):
+        return same.order_key(lossless, rate, depth, duration, peak, pcm)
+
+    wav_44 = key(True, 44100, 16, 0.5)
+    mp3_48 = key(False, 48000, None, 0.5)
+    flac_96 = key(True, 96000, 24, 0.5)
+    wav_44_24 = key(True, 44100, 24, 0.5)
+    truncated = key(True, 96000, 24, 0.3)
     assert dedupe.canonical([(1, mp3_48), (2, wav_44)]) == 2          # lossless beats a higher-rate MP3
     assert dedupe.canonical([(1, wav_44), (2, flac_96), (3, truncated)]) == 2
     assert dedupe.canonical([(1, wav_44), (2, wav_44_24)]) == 2       # then bit depth
-    assert dedupe.canonical([(5, wav_44), (3, wav_44)]) == 3          # a tie keeps the oldest
+    assert dedupe.canonical([(1, key(True, 44100, 16, 0.5, -7.0)), (2, wav_44)]) == 2  # then the louder
+    # a tie is broken by the waveform hash, never by which arrived first
+    assert dedupe.canonical([(5, key(True, 44100, 16, 0.5, pcm="b")), (3, key(True, 44100, 16, 0.5, pcm="c"))]) == 3
+    assert dedupe.canonical([(3, key(True, 44100, 16, 0.5, pcm="c")), (5, key(True, 44100, 16, 0.5, pcm="b"))]) == 3
     assert dedupe.decide(False, False, near=True).match == "near"
     assert dedupe.decide(True, True, near=True).match == "exact-bytes"
 
@@ -147,7 +169,7 @@ def test_index_returns_the_nearest_keys_among_agreeing_durations(monkeypatch):
     index = NearIndex()
     for i in range(n):
         index.add(i + 1, float(durations[i]), keys[i])
-    index.add(1, 9.0, keys[0])  # a sample already indexed is not added twice
+    index.add(1, float(durations[0]), keys[0])  # indexed again: its entry is replaced, not doubled
     assert len(index) == n and 5 in index and n + 1 not in index
     for j in range(0, n, 37):
         d = float(durations[j])
@@ -159,6 +181,14 @@ def test_index_returns_the_nearest_keys_among_agreeing_durations(monkeypatch):
         got = index.candidates(d, keys[j], limit=16)
         assert got[0] == j + 1 and set(got) == set(nearest.tolist())
     assert NearIndex().candidates(0.5, keys[0]) == []
+    # a sample described again replaces its entry (in the block or in the tail); a removed one is gone
+    far = np.full(COARSE_DIMS, 5.0, np.float32)
+    index.add(7, 0.5, far)
+    index.add(n - 1, 0.5, far)
+    assert len(index) == n and set(index.candidates(0.5, far, limit=5)) == {7, n - 1}
+    assert 7 not in index.candidates(float(durations[6]), keys[6], limit=1000)
+    index.discard(7)
+    assert 7 not in index and index.candidates(0.5, far, limit=5) == [n - 1]
 
 
 def test_a_re_analysis_keeps_each_files_place_in_its_group(daemon_env, tmp_path):
@@ -175,3 +205,87 @@ def test_a_re_analysis_keeps_each_files_place_in_its_group(daemon_env, tmp_path)
     job = json.loads(env.cli("import", "--reanalyse", "--json").stdout)
     assert job["analysed"] == env.rows("SELECT COUNT(*) FROM sample")[0][0] and job["failed"] == 0
     assert env.rows(query) == before
+
+
+def mixed_bag(root: Path) -> list[Path]:
+    """Copies of one sound, its separately recorded layers, a short hat and a short synth waveform,
+    two strikes of one cymbal and a quieter copy of one of them."""
+    files = list(snare_family(root / "family").values())
+    files += [write(root / "layers" / f"Snare-{v}.wav", quantised(drum_hit(30 + i, v))) for i, v in enumerate((0.5, 1.0))]
+    files += [write(root / "short" / "hihat.wav", quantised(closed_hat(4))),
+              write(root / "short" / "bunglist.wav", quantised(synth_cycle()))]
+    files += [write(root / "cymbal" / f"ride-{i}.wav", quantised(cymbal(i, seconds=1.5))) for i in (1, 2)]
+    files.append(write(root / "cymbal" / "ride-1 quiet.wav", quantised(cymbal(1, seconds=1.5)) * 0.5))
+    return files
+
+
+def groups_of(env: DaemonEnv) -> set[tuple[str, frozenset]]:
+    """(canonical file, the files of the group) for every group of more than one file."""
+    rows = env.rows("SELECT s.group_id, s.canonical, l.path FROM location l JOIN sample s ON s.id = l.sample_id "
+                    "ORDER BY l.path")
+    files: dict[int, set] = {}
+    head: dict[int, str] = {}
+    for group, canonical, path in rows:
+        files.setdefault(group, set()).add(path)
+        if canonical:
+            head.setdefault(group, path)
+    return {(head[g], frozenset(paths)) for g, paths in files.items() if len(paths) > 1}
+
+
+def test_the_groups_do_not_depend_on_the_order_files_arrive_in(tmp_path):
+    files = mixed_bag(tmp_path / "bag")
+    found = []
+    for seed in range(3):
+        root = Path(tempfile.mkdtemp(prefix="sp4-"))  # short: the socket path has a length limit
+        try:
+            env = DaemonEnv(root)
+            order = [str(p) for p in files]
+            random.Random(seed).shuffle(order)
+            for part in (order[:5], order[5:11], order[11:]):  # several imports, each two workers at once
+                r = env.cli("import", *part, "--json")
+                assert r.returncode == 0, r.stderr
+            found.append(groups_of(env))
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+    assert found[0] == found[1] == found[2]
+    by_head = {Path(head).name: {Path(p).name for p in paths} for head, paths in found[0]}
+    assert by_head == {"snare 48k 24bit.wav": {p.name for p in files[:8]}, "ride-1.wav": {"ride-1.wav", "ride-1 quiet.wav"}}
+
+
+def test_an_old_library_with_a_false_group_is_split_on_upgrade(daemon_env, tmp_path):
+    """A library as the previous release leaves it (schema 5, analysis version 6, groups made on
+    the fingerprint alone, one of them hiding another sound): the upgrade undoes the groups, the
+    re-analysis makes them again, and the other sound is a sound of its own once more."""
+    env = daemon_env
+    family = snare_family(tmp_path / "Packs")
+    other = write(tmp_path / "Packs" / "Other" / "hihat.wav", quantised(closed_hat(9)))
+    assert env.cli("import", str(tmp_path / "Packs")).returncode == 0
+    canonical = env.rows("SELECT s.id FROM sample s JOIN location l ON l.sample_id = s.id WHERE l.path = ?",
+                         (str(family["hires"]),))[0][0]
+    with sqlite3.connect(env.library) as db:  # back to the previous release's library
+        db.execute("ALTER TABLE sample DROP COLUMN signature")
+        db.execute("ALTER TABLE sample DROP COLUMN group_correlation")
+        for (index,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql LIKE '%bpm_alt%'").fetchall():
+            db.execute(f'DROP INDEX "{index}"')
+        db.execute("ALTER TABLE sample DROP COLUMN bpm_alt")
+        db.execute("UPDATE setting SET value = '5' WHERE key = 'schema_version'")
+        db.execute("UPDATE sample SET analysis_version = 6")
+        db.execute("UPDATE sample SET group_id = ?, canonical = 0, group_distance = 0.1875 WHERE id = "
+                   "(SELECT sample_id FROM location WHERE path = ?)", (canonical, str(other)))
+        db.execute("UPDATE location SET match = 'near' WHERE path = ?", (str(other),))
+    members = "SELECT COUNT(*) FROM sample WHERE group_id = ? AND id != ?"
+    assert env.rows(members, (canonical, canonical)) == [(5,)]  # four copies and the hi-hat, as the old library holds them
+    r = env.cli("dupes")  # a reader does not upgrade the library: it says what will
+    assert r.returncode == 1 and "schema version 5" in r.stderr and "import" in r.stderr and "Traceback" not in r.stderr
+    open_library(env.library).close()  # the writer's opening upgrades it: no old group is trusted
+    assert env.rows(members, (canonical, canonical)) == [(0,)]
+    assert env.rows("SELECT COUNT(*) FROM sample WHERE analysis_version < 8") == [(6,)]
+
+    r = env.cli("import", "--reanalyse", "--json")
+    assert r.returncode == 0, r.stderr
+    groups = [json.loads(line) for line in env.cli("dupes", "--json").stdout.splitlines()]
+    assert len(groups) == 1 and groups[0]["canonical"]["path"] == str(family["hires"])
+    assert {m["path"] for m in groups[0]["members"]} == {str(p) for k, p in family.items() if k != "hires"}
+    assert env.rows("SELECT s.canonical, l.match FROM sample s JOIN location l ON l.sample_id = s.id WHERE l.path = ?",
+                    (str(other),)) == [(1, "first")]
+    assert env.rows("SELECT value FROM setting WHERE key = 'schema_version'") == [("7",)]

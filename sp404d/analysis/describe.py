@@ -24,8 +24,14 @@ def tonal_vectors(s: sp.Spectra) -> tuple[np.ndarray, np.ndarray]:
     return key.profile_chroma(sp.chroma(s), s.energy), opening
 
 
-def describe(d: Decoded, path: str, use_names: bool = True) -> dict:
-    y = sp.to_analysis_rate(d.excerpt[: int(FEATURE_SECONDS * d.samplerate)], d.samplerate)
+def analysis_signal(d: Decoded) -> np.ndarray:
+    """The mono 22,050 Hz signal everything is described from (the worker resamples it once)."""
+    return sp.to_analysis_rate(d.excerpt[: int(FEATURE_SECONDS * d.samplerate)], d.samplerate)
+
+
+def describe(d: Decoded, path: str, use_names: bool = True, y: np.ndarray | None = None) -> dict:
+    """`y`: analysis_signal(d), when the caller has it already."""
+    y = analysis_signal(d) if y is None else y
     s = sp.compute(y)
     env = sp.onset_envelope(s)
     shape = cat.envelope_shape(s)

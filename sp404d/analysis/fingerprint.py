@@ -8,10 +8,11 @@ codecs and resampling remove; trimming silence relative to the peak ignores padd
 delay; bits where the sound is near silent are masked out, since noise decides them.
 
 Two fingerprints are compared by their bit error rate over the overlap, at the best of a few small
-time shifts (what is left of encoder delay and trim jitter). Bits alone can call two different quiet
-sounds close, so a candidate is confirmed by its waveform shape: the trimmed sound low-passed to
-2,756 Hz, 1,024 samples of int8 (0.37 s, where a one-shot's identity is), compared by normalised
-correlation with a small lag search. Re-encodes keep that shape; separately recorded hits do not.
+time shifts (what is left of encoder delay and trim jitter). The fingerprint also keeps a coarse
+waveform shape (the trimmed sound low-passed to 2,756 Hz, 1,024 samples of int8) from which the
+index key is made. Bits alone call different sounds close (short ones especially), so they only
+find and rank candidates: whether two sounds are the same recording is same.py's decision, on the
+waveform signature (signature.py).
 """
 
 from __future__ import annotations
@@ -33,18 +34,19 @@ BANDS_BITS = BANDS - 1
 F_MIN, F_MAX = 80.0, 5000.0
 MAX_FRAMES = 172     # the first second after the onset identifies a sound
 TRIM_DB = -40.0      # silence, relative to the peak
+ENERGY_LEFT = 0.005  # the duration ends where this share of the energy is left: a quiet tail hovering
+                     # about TRIM_DB ends a trim anywhere within seconds, a copy's codec noise there too
 MASK_DB = -45.0      # frames quieter than this (relative to the loudest) carry no bits
 MAX_SHIFT = 6        # frames (+-35 ms): encoder delay and pre-echo left after trimming
 SHAPE_DECIMATION = 4  # 11,025 / 4 = 2,756 Hz
 SHAPE_SAMPLES = 1024
-SHAPE_LAG = 83        # samples (+-30 ms): lossy pre-echo can move the trim point by most of a frame
 
 
 @dataclass(frozen=True, eq=False)
 class Fingerprint:
     words: np.ndarray    # (frames,) uint16: each frame's 16 bits as one word, for popcount comparison
     mask: np.ndarray     # (frames,) bool: frames loud enough to count
-    duration: float      # seconds of sound between trimmed silences
+    duration: float      # seconds from the onset until all but ENERGY_LEFT of the energy has sounded
     shape: np.ndarray    # (<= 1024,) int8: the trimmed waveform at 2,756 Hz, peak-normalised
 
     @functools.cached_property
@@ -92,14 +94,22 @@ def trim(y: np.ndarray) -> np.ndarray:
 
 
 def compute(y: np.ndarray, sr: int) -> Fingerprint | None:
-    """Fingerprint of mono float audio at `sr`; None for silence."""
+    """Fingerprint of mono float audio at `sr`; None for silence. Only the first second after the
+    onset is resampled (the bits stop there): a long loop costs little more than a hit."""
     y = np.ascontiguousarray(y, dtype=np.float32)
+    level = np.abs(y)
+    peak = float(level.max()) if y.size else 0.0
+    if peak <= 0:
+        return None
+    onset = int(np.argmax(level >= peak * 10 ** (TRIM_DB / 20)))
+    duration = energy_duration(y[onset:], sr)
+    margin = int(0.05 * sr)  # room for an earlier onset in the analysis band (a bright click's peak is higher)
+    y = y[max(onset - margin, 0):onset + margin + int(np.ceil((MAX_FRAMES * HOP + N_FFT) * sr / SR))]
     if sr != SR:
         y = soxr.resample(y, sr, SR, quality="HQ").astype(np.float32, copy=False)
     y = trim(y)
     if y.size == 0:
         return None
-    duration = y.size / SR
     # centred frames (half a window of silence each side): a 50 ms hit still spans ~16 frames
     y = zero_padded(y[: MAX_FRAMES * HOP + N_FFT // 2], N_FFT // 2)
     fb, window = _bands()
@@ -115,6 +125,17 @@ def compute(y: np.ndarray, sr: int) -> Fingerprint | None:
     shape = np.round(low / max(float(np.abs(low).max()), 1e-9) * 127).astype(np.int8)[:SHAPE_SAMPLES]
     words = np.packbits(bits[:MAX_FRAMES], axis=1).view(">u2").ravel().astype(np.uint16)
     return Fingerprint(words, mask[:MAX_FRAMES], duration, shape)
+
+
+def energy_duration(y: np.ndarray, sr: int, block: int = 64) -> float:
+    """Seconds until all but ENERGY_LEFT of the energy of `y` has sounded (to `block` samples)."""
+    n = y.size // block * block
+    blocks = np.einsum("ij,ij->i", y[:n].reshape(-1, block), y[:n].reshape(-1, block)).astype(np.float64)
+    rest = float(np.dot(y[n:], y[n:]))
+    energy = np.cumsum(np.append(blocks, rest))
+    if energy[-1] <= 0:
+        return block / sr
+    return min((int(np.searchsorted(energy, (1.0 - ENERGY_LEFT) * energy[-1])) + 1) * block, y.size) / sr
 
 
 def distance(a: Fingerprint, b: Fingerprint, max_shift: int = MAX_SHIFT) -> float:
@@ -148,56 +169,7 @@ def distances(a: Fingerprint, others: list[Fingerprint], max_shift: int = MAX_SH
     return ber.min(axis=1)
 
 
-_SHAPE_FFT = 2 * SHAPE_SAMPLES  # room for every lag without wrapping
-
-
-def _shape_terms(f: Fingerprint, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """The first n samples of f's shape as (spectrum at 2,048 points, cumulative energy)."""
-    x = f.shape[:n].astype(np.float64)
-    return np.fft.rfft(x, _SHAPE_FFT), np.concatenate([[0.0], np.cumsum(x * x)])
-
-
-def shape_similarity(a: Fingerprint, b: Fingerprint, max_lag: int = SHAPE_LAG,
-                     a_terms: dict | None = None) -> float:
-    """Normalised correlation of the waveform shapes at the best lag within +-max_lag (1 = same
-    waveform). Computed with one FFT; each lag is normalised by the overlapping part's energy.
-    `a_terms` keeps a's spectra between calls that compare one sound with several others."""
-    n = min(a.shape.size, b.shape.size)
-    if n < 8:
-        return 0.0
-    if a_terms is None:
-        a_terms = {}
-    if n not in a_terms:
-        a_terms[n] = _shape_terms(a, n)
-    (fx, cx), (fy, cy) = a_terms[n], _shape_terms(b, n)
-    corr = np.fft.irfft(fx * np.conj(fy), _SHAPE_FFT)
-    reach = min(max_lag, n - 8)
-    lags = np.arange(-reach, reach + 1)
-    # x[lag:] against y[:n-lag] for lag >= 0; x[:n+lag] against y[-lag:] otherwise
-    ahead = lags >= 0
-    ex = np.where(ahead, cx[n] - cx[np.maximum(lags, 0)], cx[n + np.minimum(lags, 0)])
-    ey = np.where(ahead, cy[n - np.maximum(lags, 0)], cy[n] - cy[-np.minimum(lags, 0)])
-    valid = (ex > 0) & (ey > 0)
-    if not valid.any():
-        return -1.0
-    return float((corr[lags[valid] % _SHAPE_FFT] / np.sqrt(ex[valid] * ey[valid])).max())
-
-
-# Decision thresholds, from tests/bench/bench_dedupe.py (300 dev-corpus sources x 11 encodings,
-# every velocity-layered kit among them, 29,526 duplicate and 6.4 M other pairs): BER <= 0.30 alone
-# finds 99.40 % of duplicate pairs at 0.047 % false pairs; requiring the waveform shape between
-# 0.20 and 0.30 gives 99.39 % at 0.027 %. Sustained tonal sounds through OGG q3 lose up to half
-# their spectral bits while the waveform stays the same (correlation >= 0.99 over 0.37 s is one
-# recording): a third tier takes those, for 99.53 % at 0.030 % as the writer groups them.
-# Durations must agree (the trimmed sounds).
-CLOSE_BER = 0.20
-FAR_BER = 0.30
-MIN_SHAPE = 0.8
-SAME_WAVEFORM = 0.99
-LAST_BER = 0.5
-SAME_LENGTH = 0.03  # log ratio of trimmed durations for the third tier (OGG q3 strings: 0.7 %)
-
-
+# Durations must agree (from the onset to 99.5 % of the energy) for two sounds to be compared at all.
 DURATION_RATIO = 1.3
 DURATION_SLACK = 0.12  # seconds
 
@@ -205,39 +177,6 @@ DURATION_SLACK = 0.12  # seconds
 def durations_agree(a: Fingerprint, b: Fingerprint) -> bool:
     return (abs(np.log(max(a.duration, 1e-3) / max(b.duration, 1e-3))) < np.log(DURATION_RATIO)
             or abs(a.duration - b.duration) < DURATION_SLACK)
-
-
-def _confirmed(a: Fingerprint, b: Fingerprint, ber: float, a_terms: dict | None = None) -> bool:
-    """The decision, given the bit error rate of two sounds whose durations agree."""
-    if ber <= CLOSE_BER:
-        return True
-    if ber > LAST_BER:
-        return False
-    if ber > FAR_BER and abs(np.log(max(a.duration, 1e-3) / max(b.duration, 1e-3))) > SAME_LENGTH:
-        return False  # the third tier is for one recording re-encoded: its trimmed length barely moves
-    shape = shape_similarity(a, b, a_terms=a_terms)
-    return shape >= MIN_SHAPE if ber <= FAR_BER else shape >= SAME_WAVEFORM
-
-
-def near_duplicate(a: Fingerprint, b: Fingerprint) -> tuple[bool, float]:
-    """(same sound?, bit error rate). Pure."""
-    if not durations_agree(a, b):
-        return False, 1.0
-    ber = distance(a, b)
-    return _confirmed(a, b, ber), ber
-
-
-def first_near_duplicate(a: Fingerprint, candidates: list[Fingerprint]) -> tuple[int, float] | None:
-    """(position, bit error rate) of the first candidate that near_duplicate() would accept, or
-    None: the same answer as asking each in turn, with the bit error rates computed in one pass.
-    Pure: the writer calls it with the index's candidates, nearest key first."""
-    agree = [i for i, b in enumerate(candidates) if durations_agree(a, b)]
-    bers = distances(a, [candidates[i] for i in agree])
-    a_terms: dict = {}  # a's shape spectra, computed once for all the candidates that need them
-    for i, ber in zip(agree, bers):
-        if _confirmed(a, candidates[i], float(ber), a_terms):
-            return i, float(ber)
-    return None
 
 
 # -- the coarse key the index ranks candidates by --
@@ -257,7 +196,7 @@ def coarse(f: Fingerprint) -> np.ndarray:
     """A small float vector that copies of one sound share: the waveform shape's level envelope
     (16 segments of 23 ms) and its low-frequency spectrum (12 log bands), both in dB relative to
     their maximum, so gain, codec and sample rate barely move it. Only ranks candidates; the
-    decision is near_duplicate()'s."""
+    decision is same.judge()'s."""
     x = np.zeros(SHAPE_SAMPLES, np.float32)
     x[: f.shape.size] = f.shape.astype(np.float32) / 127.0
     seg = np.sqrt((x.reshape(ENVELOPE_SEGMENTS, -1) ** 2).mean(axis=1))
@@ -271,7 +210,7 @@ def coarse(f: Fingerprint) -> np.ndarray:
 
 
 def pack_key(duration: float, key: np.ndarray) -> bytes:
-    """Stored form of a coarse key: the trimmed duration, then the key, as float32 (116 bytes)."""
+    """Stored form of a coarse key: the duration, then the key, as float32 (116 bytes)."""
     return np.concatenate([[duration], key]).astype("<f4").tobytes()
 
 

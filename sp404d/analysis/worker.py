@@ -10,9 +10,10 @@ import os
 import stat as stat_mod
 import time
 
-from sp404d.analysis import fingerprint
+from sp404d.analysis import fingerprint, signature
 from sp404d.analysis.decode import Decoded, decode
-from sp404d.analysis.describe import describe
+from sp404d.analysis.describe import analysis_signal, describe
+from sp404d.analysis.spectra import SR as ANALYSIS_RATE
 from sp404d.errors import AnalysisFailed, FailureCategory
 
 # Bumped whenever the analysis changes what it stores; samples of an older version are re-analysed.
@@ -25,21 +26,28 @@ from sp404d.errors import AnalysisFailed, FailureCategory
 #    whose beats do not fit the file's length is ignored.
 # 6: the audio model also hears the hit's envelope at 2.9 ms steps and the body's spectrum by octave
 #    (held-out-kit accuracy 62.9 % -> 64.6 %), trained without the labels of key-slot kits.
-# 7: (dedupe; another branch)
+# 7: a waveform signature (signature.py) beside the fingerprint: near duplicates are confirmed by
+#    the waveform, and the groups an older analyser made are made again.
 # 8: music it has never heard (issue 16): chords of one-shots from notes found by harmonic summation
 #    on a long FFT (root and quality of strums and inversions, a single note keeps scale None); no key
 #    without prominent partials (noise, drums, crowds); a steady tone is a note, never a drum; drum-kit
-#    abbreviations (CC, RC, FT/HT/MT/LT, KD, XS); a hand drum's "bass" stroke is percussion.
+#    abbreviations (CC, RC, FT/HT/MT/LT, KD, XS); a hand drum's "bass" stroke is percussion; the tempo
+#    octave from where kick and hats recur, with the runner-up kept as bpm_alt.
 ANALYSIS_VERSION = 8
 
 
-def identity(d: Decoded) -> dict:
-    """What near-duplicate matching needs: the fingerprint, its index key, and the quality facts
-    that choose a group's canonical member. Computed here, so the writer only compares."""
-    f = fingerprint.compute(d.excerpt, d.samplerate)
+def identity(d: Decoded, y=None) -> dict:
+    """What near-duplicate matching needs: the fingerprint and its index key (to find candidates),
+    the waveform signature (to confirm them: the writer must not decode), and the quality facts
+    that choose a group's canonical member. Computed here, so the writer only compares. `y`: the
+    analysis signal (describe.analysis_signal, 22,050 Hz, the signature's rate), resampled once."""
+    y = analysis_signal(d) if y is None else y
+    f = fingerprint.compute(y, ANALYSIS_RATE)
+    s = signature.compute(y, ANALYSIS_RATE) if f else None
     return {
         "fingerprint": f.pack() if f else None,
         "fp_key": fingerprint.pack_key(f.duration, fingerprint.coarse(f)) if f else None,
+        "signature": s.pack() if s else None,
         "lossless": d.bit_depth is not None,
     }
 
@@ -61,8 +69,9 @@ def analyse(path: str, max_bytes: int = 2048 << 20, use_names: bool = True) -> d
         if st.st_size > max_bytes:
             return failure(FailureCategory.TOO_LARGE, f"{st.st_size} bytes is over the limit of {max_bytes}")
         d = decode(path)
-        described = describe(d, path, use_names)
-        described.update(identity(d))
+        y = analysis_signal(d)
+        described = describe(d, path, use_names, y)
+        described.update(identity(d, y))
     except AnalysisFailed as e:
         return failure(e.category, e.message)
     except (PermissionError, FileNotFoundError, IsADirectoryError) as e:

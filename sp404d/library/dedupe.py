@@ -33,13 +33,7 @@ def is_duplicate(match: str) -> bool:
     return match != "first"
 
 
-def quality(lossless: bool | None, samplerate: int, bit_depth: int | None, duration: float) -> tuple:
-    """Sort key for a group's canonical member: lossless over lossy, then the higher sample rate,
-    then the greater bit depth, then the longer file (a truncated copy loses to a whole one)."""
-    return (bool(lossless), samplerate or 0, bit_depth or 0, round(duration or 0.0, 3))
-
-
 def canonical(members: list[tuple[int, tuple]]) -> int:
-    """The id of the best member, from (id, quality key) pairs; on a tie the oldest (lowest id),
-    so the choice is stable as copies arrive."""
-    return max(members, key=lambda m: (m[1], -m[0]))[0]
+    """The id of the best member, from (id, analysis.same.order_key) pairs: the best source, then
+    the waveform hash, so the choice is the same whatever order the copies arrived in."""
+    return max(members, key=lambda m: m[1])[0]

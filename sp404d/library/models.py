@@ -96,9 +96,12 @@ class Sample(Base):
     fingerprint = pw.BlobField(null=True)  # analysis.fingerprint.Fingerprint.pack()
     fp_key = pw.BlobField(null=True)       # library.near_index.pack_key(): what the index ranks by
     lossless = pw.BooleanField(null=True)
-    group_id = pw.IntegerField(null=True, index=True)  # the id of the group's first sample
-    group_distance = pw.FloatField(null=True)          # bit error rate to the sample it matched
+    group_id = pw.IntegerField(null=True, index=True)  # the id of the group's canonical sample
+    group_distance = pw.FloatField(null=True)          # fingerprint bit error rate to the canonical sample
     canonical = pw.BooleanField(null=True)
+    # schema v6: the waveform evidence (analysis.signature) that confirms a near duplicate
+    signature = pw.BlobField(null=True)                # analysis.signature.Signature.pack()
+    group_correlation = pw.FloatField(null=True)       # waveform correlation with the canonical sample
 
 
 class ImportRun(Base):
@@ -187,6 +190,8 @@ ANALYSIS_FIELDS = ANALYSIS_V2_FIELDS + TEMPO_ALT_FIELDS
 
 # columns added by schema v3
 NEAR_FIELDS = ("fingerprint", "fp_key", "lossless", "group_id", "group_distance", "canonical")
+# columns added by schema v6
+SIGNATURE_FIELDS = ("signature", "group_correlation")
 
 
 def path_under(folder: str, field=None):

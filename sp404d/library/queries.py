@@ -93,7 +93,7 @@ def totals(analysis_version: int | None = None) -> dict:
 
 SAMPLE_EXPORT = ("pcm_hash", "samplerate", "channels", "subtype", "bit_depth", "frames", "duration",
                  "analysis_version", "created_at", *ANALYSIS_FIELDS, "lossless", "group_id", "group_distance",
-                 "canonical")
+                 "group_correlation", "canonical")
 LOCATION_EXPORT = ("path", "state", "size", "mtime_ns", "byte_hash", "container", "match", "first_seen", "last_seen")
 
 
@@ -113,7 +113,7 @@ def export_rows() -> Iterator[dict]:
 
 _GROUP_FILES = """
 SELECT s.group_id, s.id, s.canonical, s.group_distance, l.path, l.size, l.byte_hash, l.container,
-       s.samplerate, s.bit_depth, s.lossless
+       s.samplerate, s.bit_depth, s.lossless, s.group_correlation
   FROM location l JOIN sample s ON l.sample_id = s.id
  WHERE l.state = 'present' AND s.group_id IN (
        SELECT s2.group_id FROM location l2 JOIN sample s2 ON l2.sample_id = s2.id
@@ -125,8 +125,10 @@ SELECT s.group_id, s.id, s.canonical, s.group_distance, l.path, l.size, l.byte_h
 def duplicate_groups() -> Iterator[dict]:
     """Every sound that lives in more than one file: its canonical file (the first present file of
     the group's canonical sample) and each other file, with how it matches the canonical one:
-    exact-bytes, exact-pcm (same decoded waveform), or near (with the fingerprint's bit error rate).
-    `freeable_bytes` is what deleting the other files would free; sp404d itself never deletes."""
+    exact-bytes, exact-pcm (same decoded waveform), or near, with the evidence that it is the same
+    recording: `correlation`, of the two waveforms (1 = the same up to gain), and `distance`, the
+    share of fingerprint bits that differ (0 = none, ~0.5 = unrelated). `freeable_bytes` is what
+    deleting the other files would free; sp404d itself never deletes."""
     sql = Location._meta.database.execute_sql
     group: list[tuple] = []
     for row in sql(_GROUP_FILES):
@@ -150,8 +152,7 @@ def _describe_group(rows: list[tuple]) -> dict:
         if row[1] == head[1]:
             how = {"match": "exact-bytes" if row[6] == head[6] else "exact-pcm"}
         else:
-            distance = row[3] if row[3] is not None else head[3]
-            how = {"match": "near", "distance": distance}
+            how = {"match": "near", "correlation": row[11], "distance": row[3]}
         members.append({**file(row), **how})
     return {"group": head[0], "canonical": file(head), "members": members,
             "freeable_bytes": sum(m["size"] for m in members)}

@@ -15,8 +15,8 @@ from sp404d.errors import Sp404dError
 from playhouse.migrate import SqliteMigrator
 from playhouse.migrate import migrate as run_migrations
 
-from sp404d.library.models import (ANALYSIS_V2_FIELDS, MODELS, NEAR_FIELDS, TEMPO_ALT_FIELDS, Failure, Kit, KitPad, Sample, Setting, Source,
-                                   database)
+from sp404d.library.models import (ANALYSIS_V2_FIELDS, MODELS, NEAR_FIELDS, SIGNATURE_FIELDS, TEMPO_ALT_FIELDS, Failure,
+                                   Kit, KitPad, Sample, Setting, Source, database)
 
 PRAGMAS = {
     "journal_mode": "wal",       # readers never block the writer, nor it them
@@ -60,9 +60,20 @@ def _v6_bpm_alt(db: pw.SqliteDatabase) -> None:
     run_migrations(*[migrator.add_column("sample", name, getattr(Sample, name)) for name in TEMPO_ALT_FIELDS])
 
 
+def _v7_waveform_groups(db: pw.SqliteDatabase) -> None:
+    """The waveform signature that confirms a near duplicate. The groups an older analyser made
+    trusted the fingerprint alone, and some hid a different sound behind another: they are undone
+    here (every sample its own group, each file what it is by its bytes and PCM), and the writer
+    makes them again as the analyser (version 7 and later) describes each sample once more."""
+    migrator = SqliteMigrator(db)
+    run_migrations(*[migrator.add_column("sample", name, getattr(Sample, name)) for name in SIGNATURE_FIELDS])
+    db.execute_sql("UPDATE sample SET group_id = id, canonical = 1, group_distance = NULL")
+    db.execute_sql("UPDATE location SET match = 'first' WHERE match = 'near'")
+
+
 # MIGRATIONS[n] upgrades a library at version n+1 to version n+2. A new library is created at the
 # current version directly; version 1 (the spine) had no analysis columns.
-MIGRATIONS = [_v2_analysis, _v3_near_duplicates, _v4_kits, _v5_failure_version, _v6_bpm_alt]
+MIGRATIONS = [_v2_analysis, _v3_near_duplicates, _v4_kits, _v5_failure_version, _v6_bpm_alt, _v7_waveform_groups]
 SCHEMA_VERSION = len(MIGRATIONS) + 1
 
 

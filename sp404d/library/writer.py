@@ -21,10 +21,12 @@ from typing import Callable
 import peewee as pw
 
 from sp404d import logs
+from sp404d.analysis import same
+from sp404d.analysis.fingerprint import Fingerprint, unpack_key
+from sp404d.analysis.signature import Signature
 from sp404d.library import commands as c
-from sp404d.analysis.fingerprint import Fingerprint, first_near_duplicate, unpack_key
-from sp404d.library import dedupe
-from sp404d.library.dedupe import decide
+from sp404d.library.dedupe import EXACT_MATCHES, decide
+from sp404d.library.grouping import Grouping, Placement
 from sp404d.library.models import (ANALYSIS_FIELDS, Failure, ImportRun, Kit, KitPad, Location, Sample, Source,
                                    path_under)
 from sp404d.library.near_index import NearIndex
@@ -32,7 +34,7 @@ from sp404d.library.near_index import NearIndex
 log = logs.get("writer")
 _STOP = object()
 SAMPLE_FIELDS = ("samplerate", "channels", "subtype", "bit_depth", "frames", "duration", "analysis_version",
-                 *ANALYSIS_FIELDS, "fingerprint", "fp_key", "lossless")
+                 *ANALYSIS_FIELDS, "fingerprint", "fp_key", "signature", "lossless")
 
 _INSERT_SAMPLE = (f"INSERT INTO sample (pcm_hash, created_at, {', '.join(SAMPLE_FIELDS)}) "
                   f"VALUES ({', '.join('?' * (len(SAMPLE_FIELDS) + 2))})")
@@ -45,6 +47,13 @@ _TO_DB = [(field, getattr(Sample, field).db_value) for field in SAMPLE_FIELDS]
 def _stored(result: dict) -> list:
     """A result's sample values as stored, in SAMPLE_FIELDS order (the MFCC lists as JSON text)."""
     return [to_db(result.get(field)) for field, to_db in _TO_DB]
+
+
+def _identity(result: dict) -> same.Identity | None:
+    if not (result.get("fingerprint") and result.get("fp_key") and result.get("signature")):
+        return None
+    return same.Identity(Fingerprint.unpack(result["fingerprint"]), Signature.unpack(result["signature"]),
+                         bool(result.get("lossless")))
 
 
 # effects reported after each commit, as tuples: ("recorded", path, match, job, byte_hash),
@@ -64,7 +73,9 @@ class Writer(threading.Thread):
         self.transactions = 0
         self.error: str | None = None  # set while a batch waits to be retried (shown in status)
         self.near = NearIndex()  # candidates for near-duplicate matching; only this thread uses it
-        self._fingerprints: OrderedDict[int, Fingerprint] = OrderedDict()  # recently compared candidates
+        self.grouping: Grouping = Grouping()  # which sound each sample is; only this thread uses it
+        self._identities: OrderedDict[int, same.Identity] = OrderedDict()  # recently compared samples
+        self._judging: tuple[int, dict[int, float]] = (0, {})  # the sample being placed, its candidates' BERs
         self._in_hand = 0  # commands taken off the queue whose commit and on_commit have not finished
         self._stopping = threading.Event()
 
@@ -124,7 +135,7 @@ class Writer(threading.Thread):
                 effects = self._transaction(batch)
                 break
             except pw.OperationalError as e:  # disk full, I/O error, locked by a foreign writer
-                self.near = self._load_index()  # drop what the rolled-back batch added
+                self.near = self._load_index()  # drop what the rolled-back batch added (and its groups)
                 self.error = f"{e}; {len(batch)} results held in memory, retrying"
                 log.error("write failed; holding the batch and retrying", error=str(e), items=len(batch))
                 time.sleep(backoff)
@@ -204,100 +215,142 @@ class Writer(threading.Thread):
         if sample is None:
             values = [result["pcm_hash"], now] + _stored(result)
             sample_id = sql(_INSERT_SAMPLE, values).lastrowid
-            near = self._group(sample_id, result, alone=True)
+            near = self._group(sample_id, result, new=True)
         else:
             sample_id = sample[0]
             if result is not None and result["analysis_version"] > sample[1]:
-                # the analyser improved since this sound was first recorded: keep the newer description
+                # the analyser improved since this sound was first recorded: keep the newer description,
+                # and place the sound again on the newer evidence
                 sql(_UPDATE_SAMPLE, _stored(result) + [sample_id])
-                self._fingerprints.pop(sample_id, None)
-                if sample_id not in self.near:  # fingerprinted for the first time (an older library)
-                    members = sql("SELECT COUNT(*) FROM sample WHERE group_id = (SELECT group_id FROM sample "
-                                  "WHERE id = ?)", (sample_id,)).fetchone()[0]
-                    near = self._group(sample_id, result, alone=members <= 1)
+                near = self._group(sample_id, result)
         match = decide(sample_exists=shared, bytes_known=twin is not None, near=near,
                        was=here[2] if here is not None and here[1] == sample_id else None).match
+        stored = match if match in EXACT_MATCHES else self._primary_match(sample_id)
         container = result["container"] if result else twin[1]
         if here is None:
             sql("INSERT INTO location (path, sample_id, size, mtime_ns, byte_hash, container, match, state, "
                 "first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, 'present', ?, ?)",
-                (path, sample_id, f.size, f.mtime_ns, byte_hash, container, match, now, now))
+                (path, sample_id, f.size, f.mtime_ns, byte_hash, container, stored, now, now))
         else:
             sql("UPDATE location SET sample_id = ?, size = ?, mtime_ns = ?, byte_hash = ?, container = ?, match = ?, "
                 "state = 'present', last_seen = ? WHERE id = ?",
-                (sample_id, f.size, f.mtime_ns, byte_hash, container, match, now, here[0]))
+                (sample_id, f.size, f.mtime_ns, byte_hash, container, stored, now, here[0]))
         sql("DELETE FROM failure WHERE path = ?", (path,))
         return [("recorded", f.path, match, job, byte_hash)]
 
     # -- near duplicates --
     def _load_index(self) -> NearIndex:
-        self._fingerprints.clear()  # a rolled-back batch may have cached ids that SQLite will reuse
-        index = NearIndex()
-        for sample_id, blob in self.db.execute_sql("SELECT id, fp_key FROM sample WHERE fp_key IS NOT NULL"):
+        """The index and the groups, as the library holds them (at start, and after a rollback)."""
+        self._identities.clear()  # a rolled-back batch may have cached ids that SQLite will reuse
+        index, grouping = NearIndex(), Grouping()
+        rows = self.db.execute_sql("SELECT id, fp_key, group_id, lossless, samplerate, bit_depth, duration, peak_dbfs, "
+                                   "pcm_hash FROM sample WHERE fp_key IS NOT NULL AND signature IS NOT NULL").fetchall()
+        for sample_id, blob, group_id, *quality in rows:
             index.add(sample_id, *unpack_key(bytes(blob)))
+            grouping.load(sample_id, same.order_key(*quality), group_id if group_id is not None else sample_id)
+        for sample_id, canonical in list(grouping.canonical_of.items()):
+            if canonical not in grouping.key:  # a canonical that lost its evidence: the member stands alone
+                grouping.load(sample_id, grouping.key[sample_id], sample_id)
+        self.grouping = grouping
         return index
 
-    def _group(self, sample_id: int, result: dict, alone: bool) -> bool:
-        """Put a sample in a group: the group of its nearest near duplicate, or a new one of its own.
-        Serial in this thread, so two copies analysed at once cannot both found a group.
-        Returns whether it joined an existing group."""
-        sql = self.db.execute_sql
-        blob, key_blob = result.get("fingerprint"), result.get("fp_key")
-        joined = None
-        if blob and key_blob:
-            duration, key = unpack_key(key_blob)
-            mine = Fingerprint.unpack(blob)
-            candidates = self._candidates(self.near.candidates(duration, key)) if alone else []
-            match = first_near_duplicate(mine, [f for _, f in candidates])
-            if match is not None:
-                matched = candidates[match[0]][0]
-                group = sql("SELECT group_id FROM sample WHERE id = ?", (matched,)).fetchone()
-                joined = (group[0] if group and group[0] is not None else matched, round(match[1], 4))
-            self.near.add(sample_id, duration, key)
-            self._remember(sample_id, mine)  # new sounds are the next ones' likeliest candidates
-        if joined is None:
-            if alone:
-                sql("UPDATE sample SET group_id = id, group_distance = NULL, canonical = 1 WHERE id = ?", (sample_id,))
+    def _group(self, sample_id: int, result: dict, new: bool = False) -> bool:
+        """Place a new or newly described sample in its group (grouping.py), and store every
+        placement that changed. Serial in this thread, so two copies analysed at once cannot both
+        found a group. Returns whether the sound was already in the library (it joined a group,
+        or became the canonical member of one)."""
+        if sample_id in self.grouping:  # described again: its old evidence leaves with it
+            self.near.discard(sample_id)
+            self._identities.pop(sample_id, None)
+            self._store(self.grouping.remove(sample_id, self._candidates, self._judge))
+        identity = _identity(result)
+        if identity is None:  # silence, or nothing to compare: a sound of its own
+            self._store([Placement(sample_id, sample_id, None)])
             return False
-        sql("UPDATE sample SET group_id = ?, group_distance = ?, canonical = 0 WHERE id = ?",
-            (joined[0], joined[1], sample_id))
-        self._elect(joined[0])
-        return True
+        duration, key = unpack_key(result["fp_key"])
+        self.near.add(sample_id, duration, key)
+        self._remember(sample_id, identity)  # new sounds are the next ones' likeliest candidates
+        order = same.order_key(identity.lossless, result["samplerate"], result.get("bit_depth"),
+                               result["duration"], result.get("peak_dbfs"), result["pcm_hash"])
+        changes = self.grouping.add(sample_id, order, self._candidates, self._judge)
+        self._store(changes, new=sample_id if new else None)
+        return changes[0].canonical != sample_id or len(changes) > 1
 
-    FINGERPRINT_CACHE = 2048
+    def _candidates(self, sample_id: int) -> list[int]:
+        """Grouped samples that might be the same recording as this one: the index's nearest keys,
+        and the canonical member of each one's group (in a big group the members can crowd the
+        canonical out of the nearest keys, and only a canonical can take a new member); those
+        whose fingerprint already rules them out are left out (one batched pass)."""
+        mine = self._identities_of([sample_id]).get(sample_id)
+        entry = self.near.entry(sample_id)
+        self._judging = (sample_id, {})
+        if mine is None or entry is None:
+            return []
+        ids = [i for i in self.near.candidates(*entry) if i != sample_id]
+        for i in list(ids):
+            canonical = self.grouping.canonical_of.get(i)
+            if canonical is not None and canonical != sample_id and canonical not in ids:
+                ids.append(canonical)
+        found = self._identities_of(ids)
+        ids = [i for i in ids if i in found]
+        kept = {ids[i]: ber for i, ber in same.worth_judging(mine, [found[i] for i in ids])}
+        self._judging = (sample_id, kept)
+        return list(kept)
 
-    def _candidates(self, ids: list[int]) -> list[tuple[int, Fingerprint]]:
-        """The candidates' fingerprints, in the index's order (nearest key first). A bulk import
-        compares each new sound with its neighbours in duration, the same few hundred sounds again
-        and again: the most recent FINGERPRINT_CACHE stay unpacked in memory (~1.6 KB each)."""
-        cache = self._fingerprints
-        missing = [i for i in ids if i not in cache]
-        if missing:
-            for sample_id, blob in self.db.execute_sql(
-                    f"SELECT id, fingerprint FROM sample WHERE id IN ({','.join('?' * len(missing))}) "
-                    "AND fingerprint IS NOT NULL", missing):
-                self._remember(sample_id, Fingerprint.unpack(bytes(blob)))
-        found = []
+    def _judge(self, sample_id: int, other: int) -> same.Verdict | None:
+        """The verdict when the two are the same recording (grouping.py asks only where it matters)."""
+        current, bers = self._judging
+        found = self._identities_of([sample_id, other])
+        if sample_id not in found or other not in found:
+            return None
+        verdict = same.judge(found[sample_id], found[other], bers.get(other) if current == sample_id else None)
+        return verdict if verdict.same else None
+
+    def _store(self, changes: list[Placement], new: int | None = None) -> None:
+        """Write placements; `new`: a sample whose files are not recorded yet (they get their match
+        when they are)."""
+        sql = self.db.execute_sql
+        for p in changes:
+            v = p.verdict
+            sql("UPDATE sample SET group_id = ?, canonical = ?, group_distance = ?, group_correlation = ? WHERE id = ?",
+                (p.canonical, p.canonical == p.sample, None if v is None else round(v.ber, 4),
+                 None if v is None else round(v.correlation, 4), p.sample))
+            if p.sample != new:  # its own files say whether it is its group's canonical member or not
+                sql("UPDATE location SET match = ? WHERE sample_id = ? AND match IN ('first', 'near')",
+                    ("first" if p.canonical == p.sample else "near", p.sample))
+
+    def _primary_match(self, sample_id: int) -> str:
+        canonical = self.grouping.canonical_of.get(sample_id, sample_id)
+        return "first" if canonical == sample_id else "near"
+
+    IDENTITY_CACHE = 2048
+
+    def _identities_of(self, ids: list[int]) -> dict[int, same.Identity]:
+        """The samples' fingerprints and signatures. A bulk import compares each new sound with its
+        neighbours in duration, the same few hundred sounds again and again: the most recent
+        IDENTITY_CACHE stay unpacked in memory (~10 KB each)."""
+        cache = self._identities
+        found = {}
         for i in ids:
             if i in cache:
                 cache.move_to_end(i)
-                found.append((i, cache[i]))
+                found[i] = cache[i]
+        missing = [i for i in ids if i not in found]
+        if missing:  # (remembering these may push out some of `found`: they are kept in `found`)
+            for sample_id, fp_blob, sig_blob, lossless in self.db.execute_sql(
+                    f"SELECT id, fingerprint, signature, lossless FROM sample WHERE id IN ({','.join('?' * len(missing))}) "
+                    "AND fingerprint IS NOT NULL AND signature IS NOT NULL", missing):
+                identity = same.Identity(Fingerprint.unpack(bytes(fp_blob)), Signature.unpack(bytes(sig_blob)),
+                                         bool(lossless))
+                self._remember(sample_id, identity)
+                found[sample_id] = identity
         return found
 
-    def _remember(self, sample_id: int, fingerprint: Fingerprint) -> None:
-        self._fingerprints[sample_id] = fingerprint
-        self._fingerprints.move_to_end(sample_id)
-        while len(self._fingerprints) > self.FINGERPRINT_CACHE:
-            self._fingerprints.popitem(last=False)
-
-    def _elect(self, group_id: int) -> None:
-        """Make the group's best-quality member its canonical one (kits and the card use it)."""
-        sql = self.db.execute_sql
-        members = [(row[0], dedupe.quality(*row[1:])) for row in
-                   sql("SELECT id, lossless, samplerate, bit_depth, duration FROM sample WHERE group_id = ?", (group_id,))]
-        if members:
-            best = dedupe.canonical(members)
-            sql("UPDATE sample SET canonical = (id = ?) WHERE group_id = ?", (best, group_id))
+    def _remember(self, sample_id: int, identity: same.Identity) -> None:
+        self._identities[sample_id] = identity
+        self._identities.move_to_end(sample_id)
+        while len(self._identities) > self.IDENTITY_CACHE:
+            self._identities.popitem(last=False)
 
     def _edit_kit(self, cmd: c.EditKit, now: float) -> list[Effect]:
         kit = Kit.get_or_none(Kit.name == cmd.name)

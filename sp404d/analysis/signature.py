@@ -63,7 +63,7 @@ class Signature:
     positions: np.ndarray   # (n,) int32: centre of each window, samples after the onset (grid times)
     weights: np.ndarray     # (n,) float32: energy of the stretch each window stands for
     head_energy: float      # energy of the head, in the same units
-    profile: np.ndarray     # (PROFILE_BANDS,) float32: root of each band's share of the head's energy
+    profile: np.ndarray     # (PROFILE_BANDS,) root of each band's share of the head's energy (float32 stored)
 
     # spectra kept with the signature: the writer compares one sound with many
     @functools.cached_property
@@ -97,7 +97,7 @@ class Signature:
             raise ValueError(f"signature version {version}")
         head_scale, head_energy = (float(v) for v in np.frombuffer(blob[4:12], "<f4"))
         at = 12
-        profile = np.frombuffer(blob[at:at + 4 * PROFILE_BANDS], "<f4")
+        profile = np.frombuffer(blob[at:at + 4 * PROFILE_BANDS], "<f4").astype(np.float64)
         at += 4 * PROFILE_BANDS
         head = np.frombuffer(blob[at:at + PRE + HEAD], np.int8)
         at += PRE + HEAD
@@ -160,14 +160,14 @@ def _profile(head: np.ndarray) -> np.ndarray:
     power[1:-1] *= 2
     bands = np.add.reduceat(power, np.linspace(0, power.size, PROFILE_BANDS + 1).astype(np.intp)[:-1])
     total = float(bands.sum())
-    return np.sqrt(bands / total).astype(np.float32) if total > 0 else np.zeros(PROFILE_BANDS, np.float32)
+    return np.sqrt(bands / total) if total > 0 else np.zeros(PROFILE_BANDS)
 
 
 def head_bound(a: Signature, others: list[Signature]) -> np.ndarray:
     """For each other, an upper bound on compare(a, other).head (at any lag)."""
     if not others:
         return np.empty(0)
-    return np.stack([o.profile for o in others]).astype(np.float64) @ a.profile.astype(np.float64)
+    return np.stack([o.profile for o in others]) @ a.profile
 
 
 @functools.lru_cache(maxsize=1)

@@ -118,11 +118,11 @@ def worth_judging(a: Identity, others: list[Identity]) -> list[tuple[int, float]
     mine = a.fingerprint.duration
     agree = ((np.abs(np.log(np.maximum(durations, 1e-3) / max(mine, 1e-3))) < np.log(fpm.DURATION_RATIO))
              | (np.abs(durations - mine) < fpm.DURATION_SLACK))  # fingerprint.durations_agree, for all at once
-    # no tier accepts heads that correlate less than this (the bound is exact; the margin covers
-    # float32 rounding): SAME_WAVEFORM between lossless files, CODEC_STRONG_HEAD with a lossy one
+    # no tier accepts heads that correlate less than this: SAME_WAVEFORM between lossless files,
+    # CODEC_STRONG_HEAD with a lossy one
     lossless = np.array([b.lossless for b in others]) & a.lossless
     bounds = sigm.head_bound(a.signature, [b.signature for b in others])
-    agree &= bounds >= np.where(lossless, SAME_WAVEFORM, CODEC_STRONG_HEAD) - 1e-3
+    agree &= bounds >= np.where(lossless, SAME_WAVEFORM, CODEC_STRONG_HEAD) - sigm.BOUND_SLACK
     agree = [int(i) for i in np.flatnonzero(agree)]
     if not agree:
         return []

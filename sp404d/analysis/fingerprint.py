@@ -50,6 +50,10 @@ class Fingerprint:
     shape: np.ndarray    # (<= 1024,) int8: the trimmed waveform at 2,756 Hz, peak-normalised
 
     @functools.cached_property
+    def loud_frames(self) -> int:
+        return int(self.mask.sum())
+
+    @functools.cached_property
     def bits(self) -> np.ndarray:
         """(frames, 16) bool, most significant bit first."""
         return np.unpackbits(self.words.astype(">u2").view(np.uint8).reshape(-1, 2), axis=1).astype(bool)

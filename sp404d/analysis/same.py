@@ -74,7 +74,7 @@ NOT_COMPARED = Verdict(False, 1.0, 0.0, "durations differ")
 
 
 def frames(f: fpm.Fingerprint) -> int:
-    return int(f.mask.sum())
+    return f.loud_frames
 
 
 def judge(a: Identity, b: Identity, ber: float | None = None) -> Verdict:
@@ -112,14 +112,18 @@ def worth_judging(a: Identity, others: list[Identity]) -> list[tuple[int, float]
     """(position, ber) of the others whose durations agree with a's and that neither the heads'
     spectral profiles nor the fingerprint already rule out (each in one batched pass, cheap), so
     the waveform comparison (costly) is left for the few that remain."""
-    agree = [i for i, b in enumerate(others) if fpm.durations_agree(a.fingerprint, b.fingerprint)]
-    if not agree:
+    if not others:
         return []
-    # no tier accepts heads that correlate less than this (the bound is exact; the margin covers
-    # float32 rounding): SAME_WAVEFORM between lossless files, CODEC_STRONG_HEAD with a lossy one
-    bounds = sigm.head_bound(a.signature, [others[i].signature for i in agree])
-    least = np.array([SAME_WAVEFORM if a.lossless and others[i].lossless else CODEC_STRONG_HEAD for i in agree])
-    agree = [i for i, keep in zip(agree, bounds >= least - 1e-3) if keep]
+    durations = np.array([b.fingerprint.duration for b in others])
+    mine = a.fingerprint.duration
+    agree = ((np.abs(np.log(np.maximum(durations, 1e-3) / max(mine, 1e-3))) < np.log(fpm.DURATION_RATIO))
+             | (np.abs(durations - mine) < fpm.DURATION_SLACK))  # fingerprint.durations_agree, for all at once
+    # no tier accepts heads that correlate less than this: SAME_WAVEFORM between lossless files,
+    # CODEC_STRONG_HEAD with a lossy one
+    lossless = np.array([b.lossless for b in others]) & a.lossless
+    bounds = sigm.head_bound(a.signature, [b.signature for b in others])
+    agree &= bounds >= np.where(lossless, SAME_WAVEFORM, CODEC_STRONG_HEAD) - sigm.BOUND_SLACK
+    agree = [int(i) for i in np.flatnonzero(agree)]
     if not agree:
         return []
     bers = fpm.distances(a.fingerprint, [others[i].fingerprint for i in agree])

@@ -175,7 +175,9 @@ def cmd_status(cfg, args) -> int:
     from sp404d.control.client import Client
 
     if args.follow:
-        return _follow_status(cfg, args.json)
+        from sp404d.control.follow import follow_status
+
+        return follow_status(cfg.socket_path, args.json)
     with Client(cfg.socket_path) as client:
         status = client.request("status")
     status.pop("ok", None)
@@ -184,13 +186,6 @@ def cmd_status(cfg, args) -> int:
     else:
         print(format_status(status))
     return 0
-
-
-def _follow_status(cfg, json_out: bool) -> int:
-    """Live progress (rich) on a terminal, JSON lines otherwise; waits through daemon restarts."""
-    from sp404d.control.follow import follow_status
-
-    return follow_status(cfg.socket_path, json_out)
 
 
 def format_status(s: dict) -> str:
@@ -292,15 +287,17 @@ def cmd_import(cfg, args) -> int:
 def run_job(cfg, command: str, paths: list[str], json_out: bool) -> dict:
     """Run an intake job (import, reanalyse, retry) in the daemon when it runs, else here."""
     from sp404d.control.client import Client, daemon_running
+    from sp404d.control.follow import follow_job
 
     if daemon_running(cfg.socket_path):  # the daemon is the library's writer: hand the work over
         with Client(cfg.socket_path) as client:
             job = client.request(command, **({"paths": paths} if paths else {}))["job"]
-            return follow(lambda: client.request("job", id=job["id"])["job"], json_out=json_out)
+            return follow_job(lambda: client.request("job", id=job["id"])["job"], json_out=json_out)
     return _import_here(cfg, paths, json_out, mode=command)
 
 
 def _import_here(cfg, paths: list[str], json_out: bool, mode: str = "import") -> dict:
+    from sp404d.control.follow import follow_job
     from sp404d.engine import Engine
     from sp404d.lock import held_here
 
@@ -310,25 +307,18 @@ def _import_here(cfg, paths: list[str], json_out: bool, mode: str = "import") ->
         signal.signal(signal.SIGTERM, lambda *_: interrupted.append(True))
         try:
             engine = Engine(cfg, "import")
-            engine.start()
             try:
+                engine.start()
                 job = {"reanalyse": lambda: engine.reanalyse(paths or None),
                        "retry": lambda: engine.retry(paths or None),
                        "import": lambda: engine.scan(paths, kind="import")}[mode]()
-                result = follow(job.as_dict, json_out=json_out, stop=lambda: bool(interrupted))
+                result = follow_job(job.as_dict, json_out=json_out, stop=lambda: bool(interrupted))
                 engine.writer.flush(60)
                 return {**result, "transactions": engine.writer.transactions}
             finally:
                 engine.stop()
         finally:
             signal.signal(signal.SIGINT, previous)
-
-
-def follow(get_job, json_out: bool = False, stop=lambda: False) -> dict:
-    """Show a job's progress until it is done (a bar on a terminal, plain lines otherwise)."""
-    from sp404d.control.follow import follow_job
-
-    return follow_job(get_job, json_out, stop)
 
 
 def cmd_failures(cfg, args) -> int:

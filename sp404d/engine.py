@@ -47,11 +47,7 @@ class Engine:
     def start(self) -> None:
         self.writer.start()
         t = time.perf_counter()
-        try:
-            self.pool.warm()
-        except BaseException:  # no worker can run: take the pool down now, stop() does the rest
-            self.pool.close(timeout=2.0)
-            raise
+        self.pool.warm()  # raises WorkersFailed; whoever started us calls stop(), which copes
         log.info("workers ready", workers=self.pool.workers, seconds=round(time.perf_counter() - t, 2))
         self.pipeline.start()
         reply = c.Reply()

@@ -24,6 +24,9 @@ def tonal_vectors(s: sp.Spectra) -> tuple[np.ndarray, np.ndarray]:
     return key.profile_chroma(sp.chroma(s), s.energy), opening
 
 
+_NOT_LOOKED = object()
+
+
 def analysis_signal(d: Decoded) -> np.ndarray:
     """The mono 22,050 Hz signal everything is described from (the worker resamples it once)."""
     return sp.to_analysis_rate(d.excerpt[: int(FEATURE_SECONDS * d.samplerate)], d.samplerate)
@@ -56,7 +59,8 @@ def describe(d: Decoded, path: str, use_names: bool = True, y: np.ndarray | None
     feats = features.describe(s, d.peak, d.rms, probe.onsets, d.duration)
 
     named = tags.category_from_name(path, is_loop) if use_names else None
-    notes = None  # a one-shot's chord or note, once found
+    hit = int(np.argmax(s.frame_db > -30.0)) * sp.HOP  # the sample a one-shot's notes are read after
+    notes = _NOT_LOOKED  # a one-shot's chord or note (or None), looked for at most once
     between = None  # the audio's odds between the two meanings of an ambiguous name ("CB", "HH2")
     if is_loop:
         heard = decide.Choice(*cat.loop_category(feats, tonalness), "audio")
@@ -65,7 +69,7 @@ def describe(d: Decoded, path: str, use_names: bool = True, y: np.ndarray | None
         heard = decide.Choice(*cat.most_likely(odds), "audio")
         if held >= decide.STEADY_HELD:
             onset_power = s.power[s.active()][: int(sp.FPS)].mean(axis=0)
-            notes = chord.one_shot(s.y, int(np.argmax(s.frame_db > -30.0)) * sp.HOP)
+            notes = chord.one_shot(s.y, hit)
             heard = decide.steady_tone(heard, held, shape["sustain_db"], key.fundamental_hz(onset_power, sp.filters()[3]),
                                        single_note=notes is not None and notes[1] is None)
         pair = tags.ambiguous_name(path) if use_names else None
@@ -85,7 +89,7 @@ def describe(d: Decoded, path: str, use_names: bool = True, y: np.ndarray | None
             pc, scale, _, confidence = key.estimate(chroma_vector, opening)
             key_choice = decide.Choice((pc, scale), confidence, "audio")
         else:
-            found = notes or chord.one_shot(s.y, int(np.argmax(s.frame_db > -30.0)) * sp.HOP)
+            found = chord.one_shot(s.y, hit) if notes is _NOT_LOOKED else notes
             if found:
                 key_choice = decide.Choice(found[:2], found[2], "audio")
     key_value = key_choice.value

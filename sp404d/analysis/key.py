@@ -125,25 +125,3 @@ def fundamental_hz(mean_power: np.ndarray, freqs: np.ndarray) -> float | None:
         shift = 0.0
     f = float(freqs[i] + shift * (freqs[1] - freqs[0]))
     return f if f > 0 else None
-
-
-def fundamental_pc(mean_power: np.ndarray, freqs: np.ndarray) -> int | None:
-    """Pitch class of the lowest strong spectral peak."""
-    f = fundamental_hz(mean_power, freqs)
-    return (int(round(12 * np.log2(f / 440.0))) + 9) % 12 if f else None  # A = 9
-
-
-def one_shot_key(vector: np.ndarray, mean_power: np.ndarray, freqs: np.ndarray) -> tuple[int, str | None, float] | None:
-    """A chord stab: the best-matching triad (root and major/minor). A single note: its pitch,
-    scale unknown (None). Returns (pitch class, scale, confidence)."""
-    v = np.asarray(vector, dtype=np.float64)
-    if v.max() <= 0:
-        return None
-    strong = int((v >= 0.5 * v.max()).sum())
-    if strong >= 3:
-        scores = [_corr(v, _triad(i)) for i in range(24)]
-        best = int(np.argmax(scores))
-        if scores[best] >= 0.6:
-            return best % 12, "major" if best < 12 else "minor", round(float(scores[best]), 3)
-    pc = fundamental_pc(mean_power, freqs)
-    return (pc, None, 0.6) if pc is not None else None

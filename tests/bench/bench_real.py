@@ -202,6 +202,13 @@ def main() -> None:
     key_rel: list[tuple[float, bool]] = []
     cat_rel: list[tuple[float, bool]] = []
     misses: list[str] = []
+
+    def graded(rel: list, confidence: float | None, good: bool) -> None:
+        """One value sp404d gave, judged: into its reliability table, and the confident share when sure."""
+        rel.append((confidence or 0.0, good))
+        if (confidence or 0.0) >= HIGH:
+            confident.append(good)
+
     by_set = collections.defaultdict(list)
     for t, p in zip(truth, dev_paths):
         by_set[t["set"]].append((t, mine[p], theirs.get(p, {})))
@@ -220,9 +227,7 @@ def main() -> None:
         table.add(name, "bpm or bpm_alt within ±1.5 (info)", pct(sum(alt), len(alt)), "—", "")
         for good, (t, r, _) in zip(ok, items):
             if r.get("bpm") is not None:
-                tempo_rel.append((r.get("bpm_confidence") or 0.0, good))
-                if (r.get("bpm_confidence") or 0) >= HIGH:
-                    confident.append(good)
+                graded(tempo_rel, r.get("bpm_confidence"), good)
             if not good:
                 misses.append(f"{name} tempo: truth {t['bpm']:g} got {r.get('bpm')} (alt {r.get('bpm_alt')}, "
                               f"conf {r.get('bpm_confidence')}, {r.get('bpm_source')}, kind {r.get('kind')}) {t['file']}")
@@ -239,9 +244,7 @@ def main() -> None:
         table.add(f"{name} ({len(items)})", metric, mine_s, theirs_s, target)
         for good, (t, r, _) in zip(ok, items):
             if r.get("key") is not None:
-                key_rel.append((r.get("key_confidence") or 0.0, good))
-                if (r.get("key_confidence") or 0) >= HIGH:
-                    confident.append(good)
+                graded(key_rel, r.get("key_confidence"), good)
             if not good:
                 misses.append(f"{name} key: truth {t['key']} {t['scale']} got {r.get('key')} {r.get('scale')} "
                               f"(conf {r.get('key_confidence')}, kind {r.get('kind')}, cat {r.get('category')}) {t['file']}")
@@ -264,9 +267,7 @@ def main() -> None:
                       pct(len(ok) - len(given), len(ok)), "—", "≥ 99 %")
             for p in given:
                 r = results[p]
-                key_rel.append((r.get("key_confidence") or 0.0, False))
-                if (r.get("key_confidence") or 0) >= HIGH:
-                    confident.append(False)
+                graded(key_rel, r.get("key_confidence"), False)
                 misses.append(f"no-key ({label}): got {r.get('key')} {r.get('scale')} conf {r.get('key_confidence')} "
                               f"cat {r.get('category')} tonalness {r.get('tonalness')} {p}")
     if corpus_truth_map:
@@ -277,9 +278,7 @@ def main() -> None:
         for p in sorted(corpus_truth_map):
             r = named[p]
             good = r.get("category") == corpus_truth_map[p]
-            cat_rel.append((r.get("category_confidence") or 0.0, good))
-            if (r.get("category_confidence") or 0) >= HIGH:
-                confident.append(good)
+            graded(cat_rel, r.get("category_confidence"), good)
             if not good:
                 misses.append(f"category: truth {corpus_truth_map[p]} got {r.get('category')} "
                               f"({r.get('category_source')}, conf {r.get('category_confidence')}) {p}")

@@ -197,3 +197,50 @@ def test_a_full_writer_queue_with_many_copies_does_not_deadlock(tmp_path, monkey
         assert job.counters["recorded"] == 400
     finally:
         engine.stop()
+
+
+def test_a_client_waits_out_a_full_listen_backlog_and_names_a_daemon_that_never_accepts(tmp_path):
+    """A Unix socket with a full backlog refuses a timed connect at once (EAGAIN); the CI run in
+    which 200 clients arrived together showed `status` failing with BlockingIOError."""
+    from sp404d.control.client import Client
+    from sp404d.errors import Sp404dError
+
+    path = tmp_path / "s.sock"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(0)
+    filler = []
+    for _ in range(8):  # fill the backlog: some of these are refused, which is the point
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.setblocking(False)
+        try:
+            s.connect(str(path))
+            filler.append(s)
+        except BlockingIOError:
+            s.close()
+            break
+    else:
+        pytest.skip("this kernel never reported a full backlog")
+
+    t = time.monotonic()
+    with pytest.raises(Sp404dError, match="not accepting connections"):
+        Client(path, timeout=0.5)
+    assert 0.4 < time.monotonic() - t < 5
+
+    accepted = []
+
+    def drain():  # the daemon catches up after a moment: the fillers, then the waiting client
+        time.sleep(0.3)
+        for _ in range(len(filler) + 1):
+            accepted.append(server.accept()[0])
+
+    drainer = threading.Thread(target=drain, daemon=True)
+    drainer.start()
+    c = Client(path, timeout=5)  # waits rather than failing
+    drainer.join(timeout=5)
+    c.close()
+    for s in accepted:
+        s.close()
+    for s in filler:
+        s.close()
+    server.close()

@@ -39,7 +39,7 @@ def is_alive(path: Path, timeout: float = 1.0) -> bool:
         s.close()
 
 
-def bind_unix(path: Path, backlog: int = 128) -> socket.socket:
+def bind_unix(path: Path, backlog: int = socket.SOMAXCONN) -> socket.socket:
     if len(os.fsencode(str(path))) > 100:
         raise Sp404dError(f"socket path is too long for a Unix socket ({len(str(path))} chars): {path}")
     secure_dir(path.parent)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import socket
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -17,11 +19,27 @@ class Client:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
         try:
-            self.sock.connect(str(path))
+            self._connect(timeout)
         except (FileNotFoundError, ConnectionRefusedError):
             self.sock.close()
             raise DaemonNotRunning(f"sp404d is not running (no daemon at {path})") from None
+        except OSError:
+            self.sock.close()
+            raise
         self._reader = self.sock.makefile("rb")
+
+    def _connect(self, timeout: float) -> None:
+        # A Unix socket whose listen backlog is full answers a timed (non-blocking) connect
+        # with EAGAIN at once rather than waiting; a busy daemon is not a gone one, so wait.
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.sock.connect(str(self.path))
+                return
+            except BlockingIOError as e:
+                if e.errno != errno.EAGAIN or time.monotonic() >= deadline:
+                    raise Sp404dError(f"the daemon at {self.path} is not accepting connections") from None
+                time.sleep(0.02)
 
     def close(self) -> None:
         self._reader.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from sp404d.analysis import category as cat
-from sp404d.analysis import chord, decide, features, key, rhythm, tags
+from sp404d.analysis import chord, decide, embedding, features, key, rhythm, tags
 from sp404d.analysis import spectra as sp
 from sp404d.analysis.decode import Decoded
 
@@ -105,6 +105,7 @@ def describe(d: Decoded, path: str, use_names: bool = True, y: np.ndarray | None
         "clipped_samples": d.clipped,
         "tonalness": round(tonalness, 4),
         **feats,
+        "embedding": embedding.pack(embedding.compute(s, d.duration, shape, tonalness, chroma_vector)),
     }
 
 

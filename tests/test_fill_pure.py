@@ -1,0 +1,58 @@
+"""kit fill and kit alt decisions (kits/fill.py), without a library: rows and vectors in, choices out."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sp404d.kits import fill
+
+
+def row(i: int, category: str, name: str, group: int | None = None, duration: float = 0.3) -> dict:
+    return {"sample_id": i, "group_id": group, "path": f"/s/{name}.wav", "category": category, "kind": "one-shot",
+            "duration": duration, "peak_dbfs": -3.0, "category_confidence": 0.9, "category_source": "name"}
+
+
+def euclid(q, m):
+    return np.linalg.norm(m - q, axis=1)
+
+
+# vectors: x = feel (0 = the kit's, 10 = far), y = role (irrelevant to feel here)
+KIT = [row(1, "kick", "kick_warm"), row(2, "snare", "snare_warm")]
+KIT_V = np.array([[0.0, 0.0], [0.0, 1.0]])
+
+
+def test_fill_takes_the_missing_roles_first_each_nearest_in_feel():
+    cands = [row(10, "kick", "kick_harsh"), row(11, "hat-closed", "hat_harsh"), row(12, "hat-closed", "hat_warm"),
+             row(13, "clap", "clap_warm"), row(14, "hat-open", "openhat_warm", duration=0.6),
+             row(15, "snare", "snare_other")]
+    vecs = np.array([[0.1, 0.0], [10.0, 0.0], [0.5, 0.0], [0.2, 0.0], [0.3, 0.0], [0.1, 0.0]])
+    got = fill.plan(KIT, KIT_V, cands, vecs, [3, 4, 5, 6], euclid)
+    assert [(c.pad, c.row["sample_id"]) for c in got] == [(3, 12), (4, 14), (5, 13), (6, 10)]
+    assert "lacked" in got[0].why and "another" in got[3].why  # the kick is a second kick
+
+
+def test_fill_never_takes_a_sound_on_the_kit_its_copy_or_another_layer_of_its_drum():
+    cands = [row(20, "kick", "kick_warm", group=7),       # the kit's own kick file (its group)...
+             row(21, "kick", "kick_warm_02"),              # ...a layer of the kit's kick: same drum
+             row(22, "snare", "snare_x")]
+    chosen = [dict(KIT[0], group_id=7), KIT[1]]
+    got = fill.plan(chosen, KIT_V, cands, np.zeros((3, 2)), [3, 4], euclid)
+    assert [c.row["sample_id"] for c in got] == [22]  # then nothing fits: pad 4 stays empty
+
+
+def test_fill_skips_sounds_that_do_not_fit_a_pad():
+    silent = dict(row(30, "hat-closed", "hat_a"), peak_dbfs=-90.0)
+    too_long = row(31, "hat-closed", "hat_b", duration=5.0)
+    contradicted = row(32, "hat-closed", "kick_c")  # its name says kick
+    good = row(33, "hat-closed", "hat_d")
+    got = fill.plan(KIT, KIT_V, [silent, too_long, contradicted, good], np.zeros((4, 2)), [3], euclid)
+    assert [c.row["sample_id"] for c in got] == [33]
+
+
+def test_alternatives_are_nearest_first_never_the_sound_its_copies_or_other_pads():
+    current = row(40, "kick", "kick_a", group=3)
+    cands = [row(41, "kick", "kick_b"), dict(row(42, "kick", "kick_a_copy"), group_id=3), row(43, "kick", "kick_c"),
+             row(44, "kick", "kick_d"), row(45, "kick", "kick_e")]
+    vecs = np.array([[3.0], [0.0], [1.0], [2.0], [0.5]])
+    got = fill.alternatives(current, np.array([0.0]), cands, vecs, euclid, limit=3, taken={-45})
+    assert [(r["sample_id"], d) for r, d in got] == [(43, 1.0), (44, 2.0), (41, 3.0)]

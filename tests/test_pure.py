@@ -184,3 +184,15 @@ def test_json_logs_are_strict(tmp_path):
         logs.configure("warning")
     line = strict_loads(stream.getvalue().encode())
     assert line["path_bytes"] == "L2Ryb3AvYmFk//5fbmFtZS53YXY=" and line["event"] == "cannot read"
+
+
+def test_a_loop_with_a_flat_chroma_gets_no_key_whatever_its_category():
+    from sp404d.analysis.decide import wants_key
+
+    # a drum loop read as melodic (lmms jungle01: tonalness 0.003) has partials, but no key in it
+    assert not wants_key("melodic-loop", tonalness=0.003, tonal_fraction=0.5, pitched=0.6)
+    assert not wants_key("drum-loop", tonalness=0.01, tonal_fraction=0.5, pitched=0.6)
+    assert wants_key("melodic-loop", tonalness=0.07, tonal_fraction=0.5, pitched=0.6)
+    assert wants_key("drum-loop", tonalness=0.031, tonal_fraction=0.4, pitched=0.6)  # chords under drums
+    assert wants_key("keys/melodic", tonalness=0.01, tonal_fraction=0.5, pitched=0.6)  # one note: flat over keys
+    assert not wants_key("melodic-loop", tonalness=0.3, tonal_fraction=0.5, pitched=0.1)  # no partials at all

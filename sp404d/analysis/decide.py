@@ -16,6 +16,10 @@ STEADY_HELD = 0.8      # a held partial carries this share of the energy, frame 
 STEADY_SUSTAIN_DB = -12.0  # ...and the end is about as loud as the start: a steady tone, not a hit
 BASS_BELOW_HZ = 130.0  # a steady tone's fundamental below this is a bass note
 TONAL_CATEGORIES = {"bass", "808", "keys/melodic", "pad", "vocal", "melodic-loop", "vocal-loop"}
+LOOP_CATEGORIES = {"drum-loop", "melodic-loop", "vocal-loop"}
+LOOP_TONALNESS_MIN = 0.02  # a loop whose whole chroma is this flat has no key to find (dev corpus: drum loops
+                           # read as melodic sit at 0.0006-0.008; melodic loops from 0.07; the fixtures' chords
+                           # under drums from 0.031)
 
 
 @dataclass(frozen=True)
@@ -102,9 +106,12 @@ def wants_key(category: str | None, tonalness: float, tonal_fraction: float, pit
     crowds, speech and most drums sit near 0, notes and chords above 0.5), then its category must
     be a tonal one. A drum loop gets one when it also carries chords or a bass line: then much of
     its energy sits in spectral peaks (`tonal_fraction`; drums alone stay near 0.23 on the fixtures,
-    with harmony above 0.38)."""
+    with harmony above 0.38). Any loop needs a chroma that is not flat over its length (`tonalness`):
+    a few pitched hits in a drum loop put partials in the spectrum, but no key in the music."""
     if pitched < PITCHED_MIN:
         return False
+    if category in LOOP_CATEGORIES and tonalness < LOOP_TONALNESS_MIN:
+        return False  # a loop's key comes from its chroma over time: partials in a few hits are not a key
     if category in TONAL_CATEGORIES:
         return True
     if category == "drum-loop":

@@ -38,7 +38,7 @@ DESCRIPTIONS: dict[str, str] = {
     "search": None,  # cli.query_help(): the query language
     "kits": ("The kits, their card folders, whether they sync, and how many pads are filled.\n"
              "Reads: the config's [[kits]] and the kits kept in " + LIBRARY + ". Writes nothing."),
-    "kit": ("Show or change one kit. Changes (new, set, pin) are kept in " + LIBRARY + ", over what the "
+    "kit": ("Show or change one kit. Changes (new, set, pin, fill, alt --pick) are kept in " + LIBRARY + ", over what the "
             "config says, and reach a mounted card at its next sync."),
     "doctor": ("Check the setup and say how to fix what is wrong (exit 1 if anything is): config file, "
                "watch folders, inotify limits, ffmpeg, the daemon, library integrity and schema, disk space, "
@@ -63,6 +63,13 @@ KIT_ACTIONS: dict[str, str] = {
     "set": "Give a pad a query ('' empties it); kept in the library.",
     "pin": "Pin a sample (a file path or a sample id) to a pad; kept in the library.",
     "show": "Each pad's sound, its name on the card, and why it was chosen. Reads the library.",
+    "fill": ("Fill the kit's empty pads (no query, no pin) with the sounds that fit best with the pads already "
+             "chosen: the roles the kit lacks first (kick, snare, hats, clap, ...), each the sound nearest in feel "
+             "(embedding) to the chosen pads. Each is pinned; pads with a query or a pin are never touched. "
+             "Reads and writes the library (through the daemon when it runs); the card follows at its next sync."),
+    "alt": ("The sounds nearest to one pad's sound, within the pad's query and the kit's filter, never the "
+            "sound itself, its copies or another pad's. --pick N pins alternative N to the pad. Reads the "
+            "library; with --pick, writes it (through the daemon when it runs)."),
 }
 
 

@@ -89,6 +89,10 @@ def cmd_kits(cfg, args) -> int:
 def cmd_kit(cfg, args) -> int:
     if args.action == "show":
         return _kit_show(cfg, args)
+    if args.action == "fill":
+        return _kit_fill(cfg, args)
+    if args.action == "alt":
+        return _kit_alt(cfg, args)
     request = {"action": args.action, "name": args.name}
     if args.action == "new":
         request["filter"] = args.filter
@@ -100,14 +104,14 @@ def cmd_kit(cfg, args) -> int:
     return 0
 
 
-def edit(cfg, request: dict) -> None:
-    """Apply a kit edit through the library's one writer: the daemon's, or our own."""
+def edit(cfg, request: dict) -> list[dict]:
+    """Apply a kit edit through the library's one writer: the daemon's, or our own. Returns what
+    the edit chose (`kit fill`'s pads)."""
     from sp404d.control.client import Client, daemon_running
 
     if daemon_running(cfg.socket_path):
         with Client(cfg.socket_path) as client:
-            client.request("kit-edit", **request)
-        return
+            return client.request("kit-edit", **request).get("filled", [])
     from sp404d.kits.edit import command
     from sp404d.library.schema import open_library
     from sp404d.library.writer import Writer
@@ -122,6 +126,47 @@ def edit(cfg, request: dict) -> None:
         writer.put(cmd)
         cmd.reply.wait(30)
         writer.stop(timeout=30)
+    return list(cmd.report)
+
+
+def _kit_fill(cfg, args) -> int:
+    filled = edit(cfg, {"action": "fill", "name": args.name})
+    if args.json:
+        print(dumps({"kit": args.name, "filled": filled}))
+        return 0
+    if not filled:
+        print(f"kit {args.name}: no empty pad to fill (a pad with a query or a pin is yours), or nothing fits")
+        return 0
+    _table(["pad", "category", "file", "why"], [[f["pad"], f["category"], f["path"], f["why"]] for f in filled],
+           right={0})
+    print(f"kit {args.name}: {len(filled)} pad(s) filled and pinned")
+    return 0
+
+
+def _kit_alt(cfg, args) -> int:
+    from sp404d.kits import complete, resolve
+
+    with library(cfg).connection_context():
+        kit = resolve.find(cfg.kits, args.name)
+        current, alts = complete.alternatives(kit, args.pad, args.limit)
+    if args.pick is not None:
+        if not 1 <= args.pick <= len(alts):
+            raise Sp404dError(f"--pick must be one of 1..{len(alts)} (the alternatives listed)" if alts
+                              else f"pad {args.pad} has no alternatives to pick from")
+        row = alts[args.pick - 1][0]
+        edit(cfg, {"action": "pin", "name": kit.name, "pad": args.pad, "pin": str(row["sample_id"])})
+        print(f"kit {kit.name}: pad {args.pad} pinned to {row['path']}")
+        return 0
+    if args.json:
+        print(dumps({"kit": kit.name, "pad": args.pad, "current": current,
+                     "alternatives": [{"n": i, "distance": round(d, 4), **r} for i, (r, d) in enumerate(alts, 1)]}))
+        return 0
+    print(f"kit {kit.name} pad {args.pad}: {current['path']} ({current['category']})")
+    _table(["n", "distance", "category", "file"], [[i, f"{d:.3f}", r["category"], r["path"]]
+                                                   for i, (r, d) in enumerate(alts, 1)], right={0, 1})
+    if alts:
+        print(f"pin one with: sp404d kit alt {kit.name} {args.pad} --pick N")
+    return 0
 
 
 def _kit_show(cfg, args) -> int:

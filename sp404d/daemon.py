@@ -250,7 +250,7 @@ class Daemon:
 
         cmd = command(self.config.kits, args)
         self.engine.writer.put(cmd)
-        return {"kit": cmd.name, "id": cmd.reply.wait(30)}
+        return {"kit": cmd.name, "id": cmd.reply.wait(30), "filled": list(cmd.report)}
 
     def _stop(self) -> dict:
         """As SIGTERM: files in flight are finished or left for the next start, then it exits."""

@@ -12,7 +12,7 @@ from sp404d.library import commands as c
 
 
 def command(configured, args: dict) -> c.EditKit:
-    """args: {"action": "new"|"set"|"pin", "name", "filter"?, "pad"?, "query"?, "pin"?}."""
+    """args: {"action": "new"|"set"|"pin"|"fill", "name", "filter"?, "pad"?, "query"?, "pin"?}."""
     action, name = args.get("action"), args.get("name")
     if not isinstance(name, str):
         raise Sp404dError("a kit name is needed")
@@ -29,6 +29,13 @@ def command(configured, args: dict) -> c.EditKit:
             q.parse(filt)
         return c.EditKit(name, c.Reply(), filter=filt or None)
     kit = resolve.find(configured, name)
+    if action == "fill":
+        from sp404d.kits import complete
+
+        chosen = complete.plan_fill(kit)
+        return c.EditKit(kit.name, c.Reply(), pins=tuple((ch.pad, ch.row["sample_id"]) for ch in chosen),
+                         report=tuple({"pad": ch.pad, "sample_id": ch.row["sample_id"], "path": ch.row["path"],
+                                       "category": ch.row["category"], "why": ch.why} for ch in chosen))
     pad = args.get("pad")
     if not isinstance(pad, int) or not 1 <= pad <= PADS:
         raise Sp404dError(f"pad must be a number from 1 to {PADS} (got {pad!r})")

@@ -120,6 +120,8 @@ class EditKit:
     pad: int | None = None
     query: str | None = None
     sample_id: int | None = None
+    pins: tuple[tuple[int, int], ...] = ()  # (pad, sample_id) pinned together: `kit fill`
+    report: tuple[dict, ...] = ()           # what the edit chose, for the reply (the writer ignores it)
 
 
 @dataclass(frozen=True)

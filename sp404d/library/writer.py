@@ -358,9 +358,10 @@ class Writer(threading.Thread):
             kit = Kit.create(name=cmd.name, filter=cmd.filter, created_at=now)
         elif cmd.filter is not None:
             Kit.update(filter=cmd.filter).where(Kit.id == kit.id).execute()
-        if cmd.pad is not None:
-            KitPad.delete().where(KitPad.kit == kit, KitPad.pad == cmd.pad).execute()
-            KitPad.create(kit=kit, pad=cmd.pad, query=cmd.query, sample=cmd.sample_id)
+        for pad, query, sample_id in ([(cmd.pad, cmd.query, cmd.sample_id)] if cmd.pad is not None else []) + [
+                (pad, None, sample_id) for pad, sample_id in cmd.pins]:
+            KitPad.delete().where(KitPad.kit == kit, KitPad.pad == pad).execute()
+            KitPad.create(kit=kit, pad=pad, query=query, sample=sample_id)
         cmd.reply.value = kit.id
         return [("kit", cmd.name)]
 

@@ -62,10 +62,12 @@ def describe(d: Decoded, path: str, use_names: bool = True, y: np.ndarray | None
     hit = int(np.argmax(s.frame_db > -30.0)) * sp.HOP  # the sample a one-shot's notes are read after
     notes = _NOT_LOOKED  # a one-shot's chord or note (or None), looked for at most once
     between = None  # the audio's odds between the two meanings of an ambiguous name ("CB", "HH2")
+    x = None  # the category model's descriptors: a one-shot's, which the embedding reuses
     if is_loop:
         heard = decide.Choice(*cat.loop_category(feats, tonalness), "audio")
     else:
-        odds = cat.probabilities(cat.vector(s, d.duration, feats, shape, tonalness))
+        x = cat.vector(s, d.duration, feats, shape, tonalness)
+        odds = cat.probabilities(x)
         heard = decide.Choice(*cat.most_likely(odds), "audio")
         if held >= decide.STEADY_HELD:
             onset_power = s.power[s.active()][: int(sp.FPS)].mean(axis=0)
@@ -105,7 +107,7 @@ def describe(d: Decoded, path: str, use_names: bool = True, y: np.ndarray | None
         "clipped_samples": d.clipped,
         "tonalness": round(tonalness, 4),
         **feats,
-        "embedding": embedding.pack(embedding.compute(s, d.duration, shape, tonalness, chroma_vector)),
+        "embedding": embedding.pack(embedding.compute(s, d.duration, feats, shape, tonalness, chroma_vector, x)),
     }
 
 

@@ -42,6 +42,12 @@ def _parser(settings: str | None = None) -> argparse.ArgumentParser:
     q.add_argument("query", nargs="*", metavar="TERM")
     q.add_argument("--json", action="store_true", help="one JSON object per sound")
     q.add_argument("--limit", type=int, default=50, metavar="N", help="at most N sounds (default 50)")
+    sm = sub.add_parser("similar", help="sounds most like one sound (a sample id, a path or a file name)")
+    sm.add_argument("ref", metavar="REF", help="a sample id, a path, or a file name that only one sound has")
+    sm.add_argument("--limit", type=int, default=20, metavar="N", help="at most N sounds (default 20)")
+    sm.add_argument("--aspect", default="all", metavar="ASPECT",
+                    help="what counts as alike: timbre, envelope, pitch or all (default all)")
+    sm.add_argument("--json", action="store_true", help="one JSON object per sound")
     k = sub.add_parser("kits", help="the kits, where they go on the card, and how many pads are filled")
     k.add_argument("--json", action="store_true")
     kit = _Subcommands(sub.add_parser("kit", help="show or change one kit").add_subparsers(dest="action", metavar="ACTION"),
@@ -385,5 +391,5 @@ def print_summary(job: dict, json_out: bool, waited: float | None = None) -> Non
 
 
 COMMANDS = {"run": cmd_run, "status": cmd_status, "import": cmd_import, "export": lib.cmd_export, "dupes": lib.cmd_dupes,
-            "search": lib.cmd_search, "kits": lib.cmd_kits, "kit": lib.cmd_kit, "sync": lib.cmd_sync, "failures": cmd_failures, "doctor": cmd_doctor,
+            "search": lib.cmd_search, "similar": lib.cmd_similar, "kits": lib.cmd_kits, "kit": lib.cmd_kit, "sync": lib.cmd_sync, "failures": cmd_failures, "doctor": cmd_doctor,
             "stop": cmd_stop, "pause": _simple("pause"), "resume": _simple("resume"), "rescan": _simple("rescan")}

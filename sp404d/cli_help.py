@@ -36,6 +36,13 @@ DESCRIPTIONS: dict[str, str] = {
     "export": ("One line per file location with every field of its sample and its dedupe group_id, as JSON "
                "lines or CSV.\nReads: " + LIBRARY + ". Writes: standard output, or -o FILE."),
     "search": None,  # cli.query_help(): the query language
+    "similar": ("The sounds most like REF, nearest first, one row per sound (its best file), never REF or its "
+                "copies. REF is a sample id, a path, or a file name (with or without extension) that only one "
+                "sound has; a name several sounds share is refused with their paths. --aspect: timbre (the "
+                "spectrum), envelope (attack, decay, length), pitch (notes and tonalness) or all. Same as "
+                "`sp404d search like:REF`, which combines with other terms.\n"
+                "Reads: the running daemon's similarity index over the control socket, else " + LIBRARY +
+                ". Writes nothing."),
     "kits": ("The kits, their card folders, whether they sync, and how many pads are filled.\n"
              "Reads: the config's [[kits]] and the kits kept in " + LIBRARY + ". Writes nothing."),
     "kit": ("Show or change one kit. Changes (new, set, pin, fill, alt --pick) are kept in " + LIBRARY + ", over what the "

@@ -48,7 +48,8 @@ def _key(row: dict) -> str | None:
 
 
 def _search_cells(row: dict) -> list:
-    return [os.path.basename(row["path"]), row["category"], f"{row['bpm']:.1f}" if row["bpm"] else None,
+    distance = [f"{row['distance']:.3f}"] if "distance" in row else []
+    return [os.path.basename(row["path"]), *distance, row["category"], f"{row['bpm']:.1f}" if row["bpm"] else None,
             _key(row), f"{row['duration']:.2f}", row["path"]]
 
 
@@ -58,12 +59,39 @@ def cmd_search(cfg, args) -> int:
     parsed = query.parse(" ".join(args.query))
     sys.stdout.reconfigure(errors="surrogateescape")
     with library(cfg).connection_context():
-        rows = search.sounds(parsed)[: args.limit]
-    if args.json:
+        rows = search.sounds(parsed, limit=args.limit)
+    _sounds(rows, args.json, similar=parsed.like is not None)
+    return 0
+
+
+def _sounds(rows: list[dict], json_out: bool, similar: bool) -> None:
+    if json_out:
         for row in rows:
             print(dumps(row))
+        return
+    distance = ["distance"] if similar else []
+    _table(["name", *distance, "category", "bpm", "key", "dur", "path"], [_search_cells(r) for r in rows],
+           right={1, 3, 5} if similar else {2, 4})
+
+
+def cmd_similar(cfg, args) -> int:
+    """Through the daemon when it runs (its index is in memory and current), else from the library."""
+    from sp404d.control.client import Client, daemon_running
+    from sp404d.strictjson import restore
+
+    sys.stdout.reconfigure(errors="surrogateescape")
+    if daemon_running(cfg.socket_path):
+        with Client(cfg.socket_path, timeout=60) as client:
+            found = restore(client.request("similar", ref=args.ref, limit=args.limit, aspect=args.aspect))
     else:
-        _table(["name", "category", "bpm", "key", "dur", "path"], [_search_cells(r) for r in rows], right={2, 4})
+        from sp404d.kits.like import similar
+
+        with library(cfg).connection_context():
+            found = similar(args.ref, args.limit, args.aspect)
+    if not args.json:
+        ref = found["reference"]
+        print(f"like {ref['path'] or 'sample ' + str(ref['sample_id'])} ({args.aspect}), nearest first:")
+    _sounds(found["sounds"], args.json, similar=True)
     return 0
 
 

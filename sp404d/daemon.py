@@ -234,6 +234,7 @@ class Daemon:
             "reanalyse": lambda a: {"job": self.engine.reanalyse(self._paths(a, required=False)).as_dict()},
             "job": lambda a: {"job": self._job(a).as_dict()},
             "kit-edit": connected(self._kit_edit),
+            "similar": connected(self._similar),
             "sync": self._sync,
         }
 
@@ -244,6 +245,14 @@ class Daemon:
                                lambda: [c["path"] for c in self.cards.status() if c["role"] == "card" and c["mounted"]],
                                self.config.mount_roots)
         return {"reports": [self.cards.sync(t, bool(args.get("dry_run"))) for t in targets]}
+
+    def _similar(self, args: dict) -> dict:
+        """`sp404d similar` from the index the writer keeps current (no library-wide read per ask)."""
+        from sp404d.kits.like import similar
+
+        if not self.engine.similar.ready.wait(30):
+            raise Sp404dError("the similarity index is still being read from the library; ask again in a moment")
+        return similar(args.get("ref"), args.get("limit", 20), args.get("aspect", "all"), self.engine.similar)
 
     def _kit_edit(self, args: dict) -> dict:
         from sp404d.kits.edit import command

@@ -19,6 +19,7 @@ from sp404d.intake.progress import Job, Progress
 from sp404d.library import commands as c
 from sp404d.library import queries
 from sp404d.library.schema import open_library
+from sp404d.library.similar_index import SimilarIndex
 from sp404d.library.writer import Writer
 
 log = logs.get("engine")
@@ -36,7 +37,9 @@ class Engine:
         self.progress = Progress(
             on_start=lambda job: self.events.publish("started", what="job", job=job.as_dict()),
             on_finish=lambda job: self.events.publish("done", what="job", job=job.as_dict()))
-        self.writer = Writer(self.db)
+        # the sounds' vectors, kept current by the writer: a daemon answers `similar` from it
+        self.similar = SimilarIndex() if run_kind == "daemon" else None
+        self.writer = Writer(self.db, similar=self.similar)
         pool_args = {"function": pool_function} if pool_function else {}
         self.pool = AnalysisPool(config.worker_count, config.timeout_seconds, int(config.max_file_mb * 2**20), **pool_args)
         self.pipeline = Pipeline(self.writer, self.pool, self.progress, self.events, self.pool.max_bytes)

@@ -19,7 +19,7 @@ import soxr
 
 from sp404d.analysis import same
 from sp404d.library import dedupe
-from sp404d.library.schema import open_library
+from sp404d.library.schema import SCHEMA_VERSION, open_library
 from tests.conftest import DaemonEnv
 from tests.test_fingerprint import drum_hit
 from tests.test_same import closed_hat, cymbal, synth_cycle
@@ -263,6 +263,7 @@ def test_an_old_library_with_a_false_group_is_split_on_upgrade(daemon_env, tmp_p
     canonical = env.rows("SELECT s.id FROM sample s JOIN location l ON l.sample_id = s.id WHERE l.path = ?",
                          (str(family["hires"]),))[0][0]
     with sqlite3.connect(env.library) as db:  # back to the previous release's library
+        db.execute("ALTER TABLE sample DROP COLUMN embedding")  # schema 8
         db.execute("ALTER TABLE sample DROP COLUMN signature")
         db.execute("ALTER TABLE sample DROP COLUMN group_correlation")
         for (index,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql LIKE '%bpm_alt%'").fetchall():
@@ -288,4 +289,4 @@ def test_an_old_library_with_a_false_group_is_split_on_upgrade(daemon_env, tmp_p
     assert {m["path"] for m in groups[0]["members"]} == {str(p) for k, p in family.items() if k != "hires"}
     assert env.rows("SELECT s.canonical, l.match FROM sample s JOIN location l ON l.sample_id = s.id WHERE l.path = ?",
                     (str(other),)) == [(1, "first")]
-    assert env.rows("SELECT value FROM setting WHERE key = 'schema_version'") == [("7",)]
+    assert env.rows("SELECT value FROM setting WHERE key = 'schema_version'") == [(str(SCHEMA_VERSION),)]

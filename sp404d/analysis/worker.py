@@ -33,7 +33,9 @@ from sp404d.errors import AnalysisFailed, FailureCategory
 #    without prominent partials (noise, drums, crowds); a steady tone is a note, never a drum; drum-kit
 #    abbreviations (CC, RC, FT/HT/MT/LT, KD, XS); a hand drum's "bass" stroke is percussion; the tempo
 #    octave from where kick and hats recur, with the runner-up kept as bpm_alt.
-ANALYSIS_VERSION = 8
+# 9: a vector per sound (embedding.py: timbre, envelope, pitch) for "more like this"; a library
+#    analysed before it gets its vectors by re-analysis.
+ANALYSIS_VERSION = 9
 
 
 def identity(d: Decoded, y=None) -> dict:

@@ -9,6 +9,9 @@
     path:vinyl  name:909     substrings, case-insensitive
     added:-7d  added:-12h    added within the last 7 days / 12 hours (m, h, d, w)
     source:MYCARD            files that came from a card or source of that label
+    like:REF                 rank by how alike the sounds are to REF (a sample id, a path, or a file
+                             name, with or without extension, that only one sound has); never REF
+                             itself or its copies; one like: per query, and no sort: with it
     -word  -category:fx      negation
     sort:bpm  sort:-added    sort (several allowed; the first wins ties)
 
@@ -25,7 +28,7 @@ from dataclasses import dataclass
 from sp404d.analysis.tags import CATEGORIES, parse_key
 from sp404d.errors import Sp404dError
 
-FIELDS = ("category", "kind", "bpm", "key", "scale", "dur", "path", "name", "added", "source")
+FIELDS = ("category", "kind", "bpm", "key", "scale", "dur", "path", "name", "added", "source", "like")
 SORTS = {"bpm": "bpm", "added": "created_at", "dur": "duration", "duration": "duration", "name": "path",
          "path": "path", "key": "key", "category": "category", "loudness": "loudness_lufs"}
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -47,6 +50,30 @@ class Query:
     clauses: tuple[Clause, ...] = ()
     sort: tuple[tuple[str, bool], ...] = ()  # (column, descending)
     text: str = ""
+
+    @property
+    def like(self) -> str | None:
+        """The REF of the query's like: term (search.sounds refuses two), or None."""
+        return next((c.value for c in self.clauses if c.field == "like"), None)
+
+    @property
+    def ordered(self) -> bool:
+        """The query gives its own order (sort:, or like:'s similarity): a kit slot takes it as it is."""
+        return bool(self.sort) or self.like is not None
+
+    def without_like(self) -> "Query":
+        return Query(tuple(c for c in self.clauses if c.field != "like"), self.sort, self.text)
+
+    def check_like(self) -> None:
+        """like: orders the results itself: one per query, not negated, no sort: beside it. (Here
+        and not only in parse: a kit's filter and a slot's query are joined after parsing.)"""
+        likes = [c for c in self.clauses if c.field == "like"]
+        if len(likes) > 1:
+            raise QueryError(f"one like: per query, not {len(likes)} (in {self.text!r})")
+        if likes and likes[0].negate:
+            raise QueryError(f"-like:{likes[0].value} cannot be negated: like: ranks, it does not filter")
+        if likes and self.sort:
+            raise QueryError(f"like: orders the results by similarity; drop the sort: from {self.text!r}")
 
     def __and__(self, other: "Query") -> "Query":
         """A kit's filter applied to a slot's query."""
@@ -78,7 +105,9 @@ def parse(text: str, now: float | None = None) -> Query:
         if not value:
             raise QueryError(f"{token!r} has no value after the colon")
         clauses.append(Clause(name, _value(name, value, token, now), negate))
-    return Query(tuple(clauses), tuple(sort), text)
+    query = Query(tuple(clauses), tuple(sort), text)
+    query.check_like()
+    return query
 
 
 def _value(name: str, value: str, token: str, now: float | None) -> object:
@@ -112,6 +141,8 @@ def _value(name: str, value: str, token: str, now: float | None) -> object:
         if not m:
             raise QueryError(f"bad age in {token!r}: like added:-7d (m, h, d or w)")
         return ((now or time.time()) - float(m.group(1)) * _UNITS[m.group(2)], float("inf"))
+    if name == "like":
+        return value  # a path or name keeps its case
     return value.lower()  # path, name, source
 
 

@@ -68,7 +68,7 @@ def pads(kit: KitDef) -> list[Pad]:
 
     starts = drop_starts()
     slots = [Slot(p.pad, query=p.query, pinned=sample_for(p.pin) if p.pin else None, pin_text=p.pin,
-                  sorted=bool(p.query and q.parse(p.query).sort))
+                  sorted=bool(p.query and q.parse(p.query).ordered))
              for p in kit.pads]
     return choose(slots, run, lambda row: bisect.bisect_right(starts, row["arrived"]))
 

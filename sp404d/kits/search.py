@@ -1,7 +1,8 @@
 """Running a parsed query against the library (reads only, on the caller's connection).
 
 A result is a sound, not a file: the files of one dedupe group collapse into one row, the group's
-best present file (see select.rank). Filtering is SQL; collapsing and ranking are Python.
+best present file (see select.rank). Filtering is SQL; collapsing and ranking are Python. A query
+with like:REF is ranked by similarity instead (kits/like.py).
 """
 
 from __future__ import annotations
@@ -69,27 +70,40 @@ def condition(clause: Clause):
     return pw.fn.COALESCE(expr, 0) == 0 if clause.negate else expr
 
 
-def matching(query: Query, sample_id: int | None = None) -> Iterator[dict]:
-    """Every present file matching the query (of one sample, if given), with its sample's fields."""
+def matching(query: Query, sample_id: int | None = None, groups: list[int] | None = None) -> Iterator[dict]:
+    """Every present file matching the query (of one sample, or of these sounds, if given), with
+    its sample's fields. A like: term selects nothing here: it ranks (kits/like.py)."""
     fields = [Sample.id.alias("sample_id"), Location.path] + [getattr(Sample, c) for c in COLUMNS
                                                                 if c not in ("sample_id", "path")]
     q = Location.select(*fields).join(Sample).where(Location.state == "present")
     if sample_id is not None:
         q = q.where(Sample.id == sample_id)
+    if groups is not None:
+        q = q.where(Sample.group_id.in_(groups))
     for clause in query.clauses:
-        q = q.where(condition(clause))
+        if clause.field != "like":
+            q = q.where(condition(clause))
     for row in q.dicts().iterator():
         row["path"] = Location.path.python_value(row["path"])
         yield row
 
 
-def sounds(query: Query) -> list[dict]:
+def sounds(query: Query, index=None, aspect: str = "all", limit: int | None = None,
+           groups: list[int] | None = None) -> list[dict]:
     """One row per sound (dedupe group), its best present file, in the query's sort order (or by
     rank). Ties keep a stable order, so the same library always gives the same list. Each row also
-    says when its sound first arrived (`arrived`: the group's oldest matching file)."""
+    says when its sound first arrived (`arrived`: the group's oldest matching file).
+
+    With like:REF, the sounds most like REF first, each with its `distance` (library.similar_index:
+    `index`, or one read from the library for this search; `aspect` says what counts as alike)."""
+    query.check_like()
+    if query.like is not None:
+        from sp404d.kits import like
+
+        return like.ranked(query, index, aspect, limit)
     best: dict[int, dict] = {}
     arrived: dict[int, float] = {}
-    for row in matching(query):
+    for row in matching(query, groups=groups):
         group = row["group_id"] or -row["sample_id"]
         if group not in best or (rank(row), row["path"]) < (rank(best[group]), best[group]["path"]):
             best[group] = row
@@ -101,4 +115,4 @@ def sounds(query: Query) -> list[dict]:
         present = [r for r in rows if r[column] is not None]
         missing = [r for r in rows if r[column] is None]
         rows = sorted(present, key=lambda r: r[column], reverse=descending) + missing
-    return rows
+    return rows if limit is None else rows[:limit]

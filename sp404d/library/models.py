@@ -102,6 +102,9 @@ class Sample(Base):
     # schema v6: the waveform evidence (analysis.signature) that confirms a near duplicate
     signature = pw.BlobField(null=True)                # analysis.signature.Signature.pack()
     group_correlation = pw.FloatField(null=True)       # waveform correlation with the canonical sample
+    # schema v8: the sound's vector for "more like this" (analysis.embedding.pack(); its length is
+    # the analyser's business, so it is never assumed here)
+    embedding = pw.BlobField(null=True)
 
 
 class ImportRun(Base):
@@ -192,6 +195,8 @@ ANALYSIS_FIELDS = ANALYSIS_V2_FIELDS + TEMPO_ALT_FIELDS
 NEAR_FIELDS = ("fingerprint", "fp_key", "lossless", "group_id", "group_distance", "canonical")
 # columns added by schema v6
 SIGNATURE_FIELDS = ("signature", "group_correlation")
+# columns added by schema v8
+EMBEDDING_FIELDS = ("embedding",)
 
 
 def path_under(folder: str, field=None):

@@ -15,7 +15,7 @@ from sp404d.errors import Sp404dError
 from playhouse.migrate import SqliteMigrator
 from playhouse.migrate import migrate as run_migrations
 
-from sp404d.library.models import (ANALYSIS_V2_FIELDS, MODELS, NEAR_FIELDS, SIGNATURE_FIELDS, TEMPO_ALT_FIELDS, Failure,
+from sp404d.library.models import (ANALYSIS_V2_FIELDS, EMBEDDING_FIELDS, MODELS, NEAR_FIELDS, SIGNATURE_FIELDS, TEMPO_ALT_FIELDS, Failure,
                                    Kit, KitPad, Sample, Setting, Source, database)
 
 PRAGMAS = {
@@ -71,9 +71,17 @@ def _v7_waveform_groups(db: pw.SqliteDatabase) -> None:
     db.execute_sql("UPDATE location SET match = 'first' WHERE match = 'near'")
 
 
+def _v8_embedding(db: pw.SqliteDatabase) -> None:
+    """The vector that "more like this" compares. Existing samples have none until the analyser
+    version bump (9) re-analyses them; until then they are simply not offered as similar."""
+    migrator = SqliteMigrator(db)
+    run_migrations(*[migrator.add_column("sample", name, getattr(Sample, name)) for name in EMBEDDING_FIELDS])
+
+
 # MIGRATIONS[n] upgrades a library at version n+1 to version n+2. A new library is created at the
 # current version directly; version 1 (the spine) had no analysis columns.
-MIGRATIONS = [_v2_analysis, _v3_near_duplicates, _v4_kits, _v5_failure_version, _v6_bpm_alt, _v7_waveform_groups]
+MIGRATIONS = [_v2_analysis, _v3_near_duplicates, _v4_kits, _v5_failure_version, _v6_bpm_alt, _v7_waveform_groups,
+              _v8_embedding]
 SCHEMA_VERSION = len(MIGRATIONS) + 1
 
 

@@ -30,11 +30,12 @@ from sp404d.library.grouping import Grouping, Placement
 from sp404d.library.models import (ANALYSIS_FIELDS, Failure, ImportRun, Kit, KitPad, Location, Sample, Source,
                                    path_under)
 from sp404d.library.near_index import NearIndex
+from sp404d.library.similar_index import SimilarIndex
 
 log = logs.get("writer")
 _STOP = object()
 SAMPLE_FIELDS = ("samplerate", "channels", "subtype", "bit_depth", "frames", "duration", "analysis_version",
-                 *ANALYSIS_FIELDS, "fingerprint", "fp_key", "signature", "lossless")
+                 *ANALYSIS_FIELDS, "fingerprint", "fp_key", "signature", "lossless", "embedding")
 
 _INSERT_SAMPLE = (f"INSERT INTO sample (pcm_hash, created_at, {', '.join(SAMPLE_FIELDS)}) "
                   f"VALUES ({', '.join('?' * (len(SAMPLE_FIELDS) + 2))})")
@@ -63,7 +64,8 @@ Effect = tuple
 
 class Writer(threading.Thread):
     def __init__(self, db: pw.SqliteDatabase, on_commit: Callable[[list[Effect]], None] | None = None,
-                 batch_items: int = 500, batch_ms: float = 200.0, queue_size: int = 2048):
+                 batch_items: int = 500, batch_ms: float = 200.0, queue_size: int = 2048,
+                 similar: SimilarIndex | None = None):
         super().__init__(name="sp404d-writer", daemon=True)
         self.db = db
         self.on_commit = on_commit or (lambda effects: None)
@@ -76,6 +78,8 @@ class Writer(threading.Thread):
         self.grouping: Grouping = Grouping()  # which sound each sample is; only this thread uses it
         self._identities: OrderedDict[int, same.Identity] = OrderedDict()  # recently compared samples
         self._judging: tuple[int, dict[int, float]] = (0, {})  # the sample being placed, its candidates' BERs
+        self.similar = similar  # the sounds' vectors for readers ("more like this"), kept current here
+        self._touched: set[int] = set()  # samples and groups whose placement this batch wrote
         self._in_hand = 0  # commands taken off the queue whose commit and on_commit have not finished
         self._stopping = threading.Event()
 
@@ -102,6 +106,8 @@ class Writer(threading.Thread):
     def run(self) -> None:
         with self.db.connection_context():
             self.near = self._load_index()
+            if self.similar is not None:
+                self.similar.load(self.db)
             while True:
                 batch = self._next_batch()
                 stop = batch and batch[-1] is _STOP
@@ -151,6 +157,8 @@ class Writer(threading.Thread):
                     self._commit([one])
                 return
         self.error = None
+        if self.similar is not None and self._touched:
+            self.similar.after_commit(self.db, self._touched)  # after the commit: readers never see a rolled-back sound
         self.on_commit(effects)
         for cmd in batch:
             if getattr(cmd, "reply", None) is not None:
@@ -158,6 +166,7 @@ class Writer(threading.Thread):
 
     def _transaction(self, batch: list) -> list[Effect]:
         effects: list[Effect] = []
+        self._touched = set()
         with self.db.atomic():
             for cmd in batch:
                 effects.extend(self._apply(cmd))
@@ -311,6 +320,7 @@ class Writer(threading.Thread):
         when they are)."""
         sql = self.db.execute_sql
         for p in changes:
+            self._touched.update((p.sample, p.canonical))
             v = p.verdict
             sql("UPDATE sample SET group_id = ?, canonical = ?, group_distance = ?, group_correlation = ? WHERE id = ?",
                 (p.canonical, p.canonical == p.sample, None if v is None else round(v.ber, 4),

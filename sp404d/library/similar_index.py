@@ -1,0 +1,187 @@
+"""The vectors of the library's sounds, in memory, for "more like this".
+
+A *sound* is a dedupe group, known by its id (the group id: the id of its canonical sample). Its
+vector is its canonical member's embedding (another member's when the canonical one has none yet:
+an older analyser described it). Vectors whose length is not the analyser's current
+embedding.DIM are stale (made by another analyser version) and left out until re-analysis.
+
+Distances are analysis.embedding.distances() and nothing else: plain numpy over one float32
+matrix (measured: ~5 ms for 100,000 sounds, tests/bench/bench_similar_lookup.py), so no
+approximate index is needed.
+
+Threads: the writer thread loads it (at start) and refreshes the groups a commit touched; any
+thread reads. One lock guards the arrays; a reader holds it only while computing distances over
+a view, the writer only while it copies in a few rows.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Iterable
+
+import numpy as np
+
+from sp404d import logs
+from sp404d.analysis import embedding
+
+log = logs.get("similar")
+
+Hit = tuple[int, float]  # (sound id, distance): smaller is more alike
+
+# the sounds' vectors: per group, the canonical member's first, then the lowest sample id's
+_ROWS = ("SELECT COALESCE(group_id, id), embedding FROM sample WHERE embedding IS NOT NULL{where} "
+         "ORDER BY COALESCE(group_id, id), (COALESCE(group_id, id) = id) DESC, id")
+
+
+class SimilarIndex:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._ids = np.empty(0, dtype=np.int64)
+        self._matrix = np.empty((0, embedding.DIM), dtype=np.float32)
+        self._n = 0                    # rows in use (the arrays grow by doubling)
+        self._pos: dict[int, int] = {}  # sound id -> row
+        self.ready = threading.Event()  # set once the library has been loaded
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __contains__(self, sound: int) -> bool:
+        return sound in self._pos
+
+    # -- the writer's side --
+    def load(self, db) -> "SimilarIndex":
+        """Every sound's vector, as the library holds them (at start, and after a rollback)."""
+        vectors = _vectors(db.execute_sql(_ROWS.format(where="")))
+        ids = np.fromiter(vectors, dtype=np.int64, count=len(vectors))
+        matrix = np.array(list(vectors.values()), dtype=np.float32).reshape(len(vectors), embedding.DIM)
+        with self._lock:
+            self._ids, self._matrix, self._n = ids, matrix, len(ids)
+            self._pos = {int(i): row for row, i in enumerate(ids)}
+        self.ready.set()
+        return self
+
+    def after_commit(self, db, sounds: Iterable[int]) -> None:
+        """The writer's call after each commit. A failure here must not stop the writer: the
+        index is loaded afresh instead (and stays as it was if even that fails, until the next)."""
+        try:
+            self.refresh(db, sounds)
+        except Exception:
+            log.exception("refreshing the similarity index failed; loading it again")
+            try:
+                self.load(db)
+            except Exception:
+                log.exception("loading the similarity index failed")
+
+    def refresh(self, db, sounds: Iterable[int]) -> None:
+        """Read again the vectors of these sounds (group ids, and sample ids that may have been
+        one): a sound that no longer exists, or has no vector, leaves the index."""
+        sounds = sorted(set(sounds))
+        for at in range(0, len(sounds), 500):  # SQLite's bound-parameter limit
+            part = sounds[at:at + 500]
+            marks = ",".join("?" * len(part))
+            found = _vectors(db.execute_sql(_ROWS.format(where=f" AND COALESCE(group_id, id) IN ({marks})"), part))
+            with self._lock:
+                for sound in part:
+                    if sound in found:
+                        self._set(sound, found[sound])
+                    else:
+                        self._drop(sound)
+
+    def _set(self, sound: int, vector: np.ndarray) -> None:
+        row = self._pos.get(sound)
+        if row is None:
+            if self._n == len(self._ids):  # full: double (amortised O(1) per sound)
+                size = max(64, 2 * self._n)
+                self._ids = np.resize(self._ids, size)
+                grown = np.zeros((size, embedding.DIM), dtype=np.float32)
+                grown[:self._n] = self._matrix[:self._n]
+                self._matrix = grown
+            row = self._n
+            self._n += 1
+            self._pos[sound] = row
+            self._ids[row] = sound
+        self._matrix[row] = vector
+
+    def _drop(self, sound: int) -> None:
+        row = self._pos.pop(sound, None)
+        if row is None:
+            return
+        last = self._n - 1
+        if row != last:  # the last row fills the hole
+            moved = int(self._ids[last])
+            self._ids[row] = moved
+            self._matrix[row] = self._matrix[last]
+            self._pos[moved] = row
+        self._n = last
+
+    # -- readers (any thread) --
+    def vector(self, sound: int) -> np.ndarray | None:
+        with self._lock:
+            row = self._pos.get(sound)
+            return None if row is None else self._matrix[row].copy()
+
+    def nearest(self, vector: np.ndarray, k: int | None = 10, aspect: str = "all",
+                among: Iterable[int] | None = None, exclude: Iterable[int] = ()) -> list[Hit]:
+        """The `k` sounds nearest `vector` (all when k is None), nearest first, ties by id;
+        only those in `among` (when given), never those in `exclude`."""
+        q = np.asarray(vector, dtype=np.float32)
+        with self._lock:
+            if among is None:
+                ids = self._ids[:self._n].copy()
+                d = embedding.distances(q, self._matrix[:self._n], aspect)
+            else:
+                rows = np.fromiter((self._pos[s] for s in set(among) if s in self._pos), dtype=np.int64)
+                ids = self._ids[rows]
+                d = embedding.distances(q, self._matrix[rows], aspect)
+        return _top(ids, d, k, exclude)
+
+    def rank_against(self, chosen: Iterable[int], candidates: Iterable[int] | None = None, aspect: str = "all",
+                     how: str = "mean", k: int | None = None) -> list[Hit]:
+        """Candidate sounds ranked by how alike they are to the chosen ones (what a kit fill
+        asks: "more like the pads I have"). `how="mean"`: distance to the chosen vectors' mean;
+        `how="nearest"`: to the nearest chosen one. The chosen are never among the results;
+        sounds without a vector are left out. No chosen sound with a vector: no results."""
+        chosen = set(chosen)
+        with self._lock:
+            vectors = [self._matrix[self._pos[s]].copy() for s in sorted(chosen) if s in self._pos]
+        if not vectors:
+            return []
+        if how == "mean":
+            return self.nearest(np.mean(vectors, axis=0), k, aspect, candidates, chosen)
+        if how != "nearest":
+            raise ValueError(f"unknown how {how!r} (mean or nearest)")
+        best: dict[int, float] = {}
+        candidates = None if candidates is None else set(candidates)
+        for v in vectors:
+            for sound, d in self.nearest(v, None, aspect, candidates, chosen):
+                if d < best.get(sound, np.inf):
+                    best[sound] = d
+        ranked = sorted(best.items(), key=lambda hit: (hit[1], hit[0]))
+        return ranked if k is None else ranked[:k]
+
+
+def _vectors(rows) -> dict[int, np.ndarray]:
+    """sound id -> vector from (sound id, blob) rows ordered best member first."""
+    found: dict[int, np.ndarray] = {}
+    for sound, blob in rows:
+        if sound in found:
+            continue
+        v = embedding.unpack(bytes(blob))
+        if v.shape == (embedding.DIM,):  # a vector of another analyser's layout waits for re-analysis
+            found[sound] = v
+    return found
+
+
+def _top(ids: np.ndarray, d: np.ndarray, k: int | None, exclude: Iterable[int]) -> list[Hit]:
+    exclude = list(exclude)
+    if exclude:
+        keep = ~np.isin(ids, np.fromiter(exclude, dtype=np.int64, count=len(exclude)))
+        ids, d = ids[keep], d[keep]
+    if k is not None and k < len(d):
+        if k <= 0:
+            return []
+        cut = np.partition(d, k - 1)[k - 1]  # every row as near as the k-th, so ties are broken by id
+        part = np.flatnonzero(d <= cut)
+        ids, d = ids[part], d[part]
+    order = np.lexsort((ids, d))[:k]
+    return [(int(ids[i]), float(d[i])) for i in order]

@@ -12,11 +12,18 @@ from fixtures import music
 from fixtures.audio import write
 
 
+def varied(y: np.ndarray, seed: int) -> np.ndarray:
+    """Another drum of the same kind: tuned by `seed` (synth_hits' kick is the same at every seed)."""
+    ratio = 1.0 + 0.13 * seed
+    return np.interp(np.arange(0, y.size, ratio), np.arange(y.size), y)
+
+
 def drums(folder, seed: int, names=("kick", "snare", "hat", "ohat")) -> dict[str, object]:
     hits = music.synth_hits(seed)
     out = {}
     for name in names:
-        y = (hits[name] / np.abs(hits[name]).max() * 0.8 * 32767).astype(np.int16)
+        h = varied(hits[name], seed)
+        y = (h / np.abs(h).max() * 0.8 * 32767).astype(np.int16)
         label = {"hat": "hihat_closed", "ohat": "hihat_open"}.get(name, name)
         out[name] = write(folder / f"{label}_{seed:02d}x.wav", y[:, None], rate=music.SR)
     return out
@@ -31,11 +38,11 @@ def show(env, kit: str) -> dict[int, dict]:
 def test_fill_takes_only_empty_pads_and_alt_pick_pins(daemon_env, tmp_path):
     env = daemon_env
     lib = tmp_path / "lib"
-    made = {seed: drums(lib / f"kit{seed}", seed) for seed in (1, 2, 3)}
+    made = {seed: drums(lib / f"kit{seed}", seed) for seed in range(1, 7)}  # 24 sounds: some left over
     kick = made[1]["kick"]
+    k = varied(music.synth_hits(1)["kick"], 1)
     quiet = write(lib / "copies" / "kick_copy_quiet.wav",  # a -6 dB copy: the same sound as the pinned kick
-                  (music.synth_hits(1)["kick"] / np.abs(music.synth_hits(1)["kick"]).max() * 0.4 * 32767)
-                  .astype(np.int16)[:, None], rate=music.SR)
+                  (k / np.abs(k).max() * 0.4 * 32767).astype(np.int16)[:, None], rate=music.SR)
     assert env.cli("import", str(lib)).returncode == 0
 
     assert env.cli("kit", "new", "mine").returncode == 0

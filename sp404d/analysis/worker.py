@@ -34,7 +34,7 @@ from sp404d.errors import AnalysisFailed, FailureCategory
 #    abbreviations (CC, RC, FT/HT/MT/LT, KD, XS); a hand drum's "bass" stroke is percussion; the tempo
 #    octave from where kick and hats recur, with the runner-up kept as bpm_alt.
 # 9: a vector per sound (embedding.py: timbre, envelope, pitch) for "more like this"; a library
-#    analysed before it gets its vectors by re-analysis.
+#    analysed before it gets its vectors by re-analysis; a loop whose chroma is flat gets no key.
 ANALYSIS_VERSION = 9
 
 

@@ -63,6 +63,12 @@ def test_fill_takes_only_empty_pads_and_alt_pick_pins(daemon_env, tmp_path):
     assert env.cli("kit", "fill", "mine").returncode == 0  # again: nothing empty is left that fits
     assert show(env, "mine") == after
 
+    # a pad query with like: takes the nearest sound that fits and is not on another pad
+    assert env.cli("kit", "set", "mine", "2", f"like:{kick} category:kick").returncode == 0
+    liked = show(env, "mine")[2]
+    assert liked["category"] == "kick" and liked["path"] not in (str(kick), str(quiet))
+    assert liked["path"] not in [v.get("path") for p, v in show(env, "mine").items() if p != 2]
+
     r = env.cli("kit", "alt", "mine", "1", "--json")
     assert r.returncode == 0, r.stderr
     alts = json.loads(r.stdout)["alternatives"]

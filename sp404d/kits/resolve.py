@@ -67,8 +67,10 @@ def pads(kit: KitDef) -> list[Pad]:
         return cache[text]
 
     starts = drop_starts()
+    parsed = {p.pad: q.parse(p.query) for p in kit.pads if p.query}
     slots = [Slot(p.pad, query=p.query, pinned=sample_for(p.pin) if p.pin else None, pin_text=p.pin,
-                  sorted=bool(p.query and q.parse(p.query).ordered))
+                  sorted=bool(p.query and parsed[p.pad].ordered),
+                  fitting=bool(p.query and parsed[p.pad].like is not None))
              for p in kit.pads]
     return choose(slots, run, lambda row: bisect.bisect_right(starts, row["arrived"]))
 

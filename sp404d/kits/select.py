@@ -50,6 +50,7 @@ class Slot:
     pinned: dict | None = None      # a pinned sample's row (None if the pin's sample is gone)
     pin_text: str | None = None     # what was pinned, for the report
     sorted: bool = False            # the query has its own sort: take its order as it is
+    fitting: bool = False           # ...but only a sound that fits a pad (like:: the nearest that fits)
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ def choose(slots: list[Slot], run_query: Callable[[str], list[dict]],
                             Pad(slot.pad, None, _empty_why(slot.query, len(cands[slot.query]), unfit[slot.query])))
     for slot in (s for s in open_slots if s.query and s.sorted):
         for row in run_query(slot.query):
-            if sound(row) not in taken.sounds:
+            if sound(row) not in taken.sounds and (not slot.fitting or sc.fit(row).score is not None):
                 taken.sounds.add(sound(row))
                 chosen[slot.pad] = Pad(slot.pad, row, f"query: {slot.query}")
                 break

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sp404d.analysis import spectra as sp
+
 PROFILES = {
     # Krumhansl & Kessler (1982), probe-tone ratings
     "krumhansl": ([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88],
@@ -33,7 +35,7 @@ CORPUS_PROFILES = ("temperley", "aarden", "albrecht", "bellman")
 DEFAULT_PROFILE = "corpus"
 OPENING_WEIGHT = 0.3            # how much the opening chord counts against the whole-file profile match
 OPENING_SECONDS = 0.5
-KEY_TEMPERATURE, KEY_CEILING = 0.12, 0.9
+KEY_TEMPERATURE, KEY_CEILING = 0.07, 0.95
 
 
 def _templates(profile: str) -> np.ndarray:
@@ -56,6 +58,31 @@ def profile_chroma(chroma: np.ndarray, weights: np.ndarray) -> np.ndarray:
     if w.sum() <= 0:
         w = np.ones_like(w)
     return (chroma * w[:, None]).sum(axis=0) / w.sum()
+
+
+NOTE_COMPRESSION = 10.0  # log1p(10 x): the most frequent note counts ~2.4 times one a tenth as common, not 10
+MELODY_VOICES = 2.2  # spectra.note_chroma's pitch classes per frame below which a loop is a melody
+
+
+def loop_vectors(s: sp.Spectra) -> tuple[np.ndarray, np.ndarray]:
+    """A loop's pitch content for estimate(): the whole-file vector and the opening's (the first
+    half second of sound).
+
+    A melody (one note at a time) is read from its notes (spectra.note_chroma), frames weighted by
+    amplitude (not energy: a held note's loud attack must not outweigh the notes around it),
+    log-compressed (a tune's few most frequent notes must not decide alone which scale it is in).
+    On the real dev set's 100 folk-tune loops, against the peaks' chroma: key exact 68 -> 81 %,
+    MIREX 0.77 -> 0.87 (2-fold cross-validated over these choices: 79 %, 0.85). Chords keep the
+    peaks' chroma weighted by energy: the note chroma keeps only each frame's strongest notes,
+    which loses a chord's third (the fixtures' chord loops: 29 of 38 right with the peaks, 20
+    with the notes)."""
+    notes, voices = sp.note_chroma(s)
+    start = int(np.argmax(s.frame_db > -30.0))
+    opening = slice(start, start + int(OPENING_SECONDS * sp.FPS))
+    if voices >= MELODY_VOICES:
+        return profile_chroma(sp.chroma(s), s.energy), sp.chroma(s, opening).sum(axis=0)
+    v = profile_chroma(notes, np.sqrt(s.energy) * (s.frame_db > -40.0))
+    return np.log1p(NOTE_COMPRESSION * v / max(float(v.max()), 1e-12)), notes[opening].sum(axis=0)
 
 
 def _triad(index: int) -> np.ndarray:
@@ -94,7 +121,8 @@ def estimate(vector: np.ndarray, opening: np.ndarray | None = None, profile: str
     best = scores[order[0]]
     idx = int(order[0])
     # the best key's share of a softmax over the 24 (temperature and ceiling set so that, on the real
-    # dev set's folk-tune loops, a confidence reads as the share right: keys of melodies stay unsure)
+    # dev set's folk-tune loops, a confidence reads as the share right: fitted by log-loss over the
+    # 100 loops' scores from loop_vectors(); those above 0.9 were right 37 of 39 times, 0.6-0.9 ~80 %)
     share = np.exp((scores - best) / KEY_TEMPERATURE)
     confidence = float(KEY_CEILING / share.sum())
     return idx % 12, "major" if idx < 12 else "minor", float(best), round(confidence, 3)

@@ -35,7 +35,8 @@ CORPUS_PROFILES = ("temperley", "aarden", "albrecht", "bellman")
 DEFAULT_PROFILE = "corpus"
 OPENING_WEIGHT = 0.3            # how much the opening chord counts against the whole-file profile match
 OPENING_SECONDS = 0.5
-KEY_TEMPERATURE, KEY_CEILING = 0.07, 0.95
+KEY_TEMPERATURE, KEY_CEILING = 0.12, 0.9  # the peaks' chroma (chords): as fitted before on the folk-tune loops
+MELODY_TEMPERATURE, MELODY_CEILING = 0.07, 0.95  # the notes' chroma (melodies), refitted on the same loops
 
 
 def _templates(profile: str) -> np.ndarray:
@@ -64,9 +65,17 @@ NOTE_COMPRESSION = 10.0  # log1p(10 x): the most frequent note counts ~2.4 times
 MELODY_VOICES = 2.2  # spectra.note_chroma's pitch classes per frame below which a loop is a melody
 
 
-def loop_vectors(s: sp.Spectra) -> tuple[np.ndarray, np.ndarray]:
-    """A loop's pitch content for estimate(): the whole-file vector and the opening's (the first
-    half second of sound).
+def loop_key(s: sp.Spectra) -> tuple[int, str, float, float]:
+    """estimate() of a loop, from loop_vectors(), with the confidence scale of what was read."""
+    vector, opening, melody = loop_vectors(s)
+    if melody:
+        return estimate(vector, opening, temperature=MELODY_TEMPERATURE, ceiling=MELODY_CEILING)
+    return estimate(vector, opening)
+
+
+def loop_vectors(s: sp.Spectra) -> tuple[np.ndarray, np.ndarray, bool]:
+    """A loop's pitch content for estimate(): the whole-file vector, the opening's (the first
+    half second of sound), and whether it was read as a melody.
 
     A melody (one note at a time) is read from its notes (spectra.note_chroma), frames weighted by
     amplitude (not energy: a held note's loud attack must not outweigh the notes around it),
@@ -80,9 +89,9 @@ def loop_vectors(s: sp.Spectra) -> tuple[np.ndarray, np.ndarray]:
     start = int(np.argmax(s.frame_db > -30.0))
     opening = slice(start, start + int(OPENING_SECONDS * sp.FPS))
     if voices >= MELODY_VOICES:
-        return profile_chroma(sp.chroma(s), s.energy), sp.chroma(s, opening).sum(axis=0)
+        return profile_chroma(sp.chroma(s), s.energy), sp.chroma(s, opening).sum(axis=0), False
     v = profile_chroma(notes, np.sqrt(s.energy) * (s.frame_db > -40.0))
-    return np.log1p(NOTE_COMPRESSION * v / max(float(v.max()), 1e-12)), notes[opening].sum(axis=0)
+    return np.log1p(NOTE_COMPRESSION * v / max(float(v.max()), 1e-12)), notes[opening].sum(axis=0), True
 
 
 def _triad(index: int) -> np.ndarray:
@@ -100,7 +109,8 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def estimate(vector: np.ndarray, opening: np.ndarray | None = None, profile: str = DEFAULT_PROFILE,
-             opening_weight: float = OPENING_WEIGHT) -> tuple[int, str, float, float]:
+             opening_weight: float = OPENING_WEIGHT, temperature: float = KEY_TEMPERATURE,
+             ceiling: float = KEY_CEILING) -> tuple[int, str, float, float]:
     """(pitch class, "major"/"minor", score of the best key, confidence 0..1).
 
     The whole-file chroma is matched against the profile; relative keys (C major / A minor) share
@@ -121,10 +131,10 @@ def estimate(vector: np.ndarray, opening: np.ndarray | None = None, profile: str
     best = scores[order[0]]
     idx = int(order[0])
     # the best key's share of a softmax over the 24 (temperature and ceiling set so that, on the real
-    # dev set's folk-tune loops, a confidence reads as the share right: fitted by log-loss over the
-    # 100 loops' scores from loop_vectors(); those above 0.9 were right 37 of 39 times, 0.6-0.9 ~80 %)
-    share = np.exp((scores - best) / KEY_TEMPERATURE)
-    confidence = float(KEY_CEILING / share.sum())
+    # dev set's folk-tune loops, a confidence reads as the share right; MELODY_*: fitted by log-loss
+    # over the 100 loops' note-chroma scores, those above 0.9 right 37 of 39 times, 0.6-0.9 ~80 %)
+    share = np.exp((scores - best) / temperature)
+    confidence = float(ceiling / share.sum())
     return idx % 12, "major" if idx < 12 else "minor", float(best), round(confidence, 3)
 
 

@@ -88,7 +88,7 @@ def describe(d: Decoded, path: str, use_names: bool = True, y: np.ndarray | None
         if named_key:
             key_choice = decide.Choice(named_key[0], named_key[1], named_key[2])
         elif is_loop:
-            pc, scale, _, confidence = key.estimate(chroma_vector, opening)
+            pc, scale, _, confidence = key.loop_key(s)
             key_choice = decide.Choice((pc, scale), confidence, "audio")
         else:
             found = chord.one_shot(s.y, hit) if notes is _NOT_LOOKED else notes

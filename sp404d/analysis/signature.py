@@ -227,9 +227,9 @@ class Evidence:
 def _best_lag(cross: np.ndarray, n: int, centre: float, reach: float) -> tuple[float, float]:
     """(lag, value) of the largest cross-correlation within centre +- reach, at 1/UP sample steps,
     from the cross-spectrum of two length-n FFTs (band-limited interpolation: exact for sampled audio)."""
-    c = scipy.fft.irfft(cross, n * UP) * UP
+    c = scipy.fft.irfft(cross, n * UP)
     lags = np.arange(int(np.floor((centre - reach) * UP)), int(np.ceil((centre + reach) * UP)) + 1)
-    values = c[lags % (n * UP)]
+    values = c[lags % (n * UP)] * UP  # scaled after the pick: the same numbers (UP is a power of 2), 8 % of the work
     i = int(np.argmax(values))
     return lags[i] / UP, float(values[i])
 

@@ -90,18 +90,20 @@ def _bands() -> tuple[np.ndarray, np.ndarray]:
 
 def trim(y: np.ndarray) -> np.ndarray:
     """Cut leading and trailing silence, relative to the peak (so gain does not move the cut)."""
-    peak = float(np.abs(y).max()) if y.size else 0.0
+    level = np.abs(y)  # once: the first and last loud sample are found from both ends of one mask
+    peak = float(level.max()) if y.size else 0.0
     if peak <= 0:
         return y[:0]
-    loud = np.flatnonzero(np.abs(y) >= peak * 10 ** (TRIM_DB / 20))
-    return y[loud[0]: loud[-1] + 1]
+    loud = level >= peak * 10 ** (TRIM_DB / 20)
+    return y[int(np.argmax(loud)): y.size - int(np.argmax(loud[::-1]))]
 
 
-def compute(y: np.ndarray, sr: int) -> Fingerprint | None:
+def compute(y: np.ndarray, sr: int, level: np.ndarray | None = None) -> Fingerprint | None:
     """Fingerprint of mono float audio at `sr`; None for silence. Only the first second after the
-    onset is resampled (the bits stop there): a long loop costs little more than a hit."""
+    onset is resampled (the bits stop there): a long loop costs little more than a hit. `level`:
+    np.abs(y), when the caller has it (the worker shares it with signature.compute)."""
     y = np.ascontiguousarray(y, dtype=np.float32)
-    level = np.abs(y)
+    level = np.abs(y) if level is None else level
     peak = float(level.max()) if y.size else 0.0
     if peak <= 0:
         return None
@@ -207,8 +209,9 @@ def coarse(f: Fingerprint) -> np.ndarray:
     env = 20 * np.log10(np.maximum(seg / max(float(seg.max()), 1e-9), 1e-2)) / 40.0       # 0 .. -1
     power = np.abs(np.fft.rfft(x)) ** 2
     edges = _spectrum_edges()
-    bands = np.array([power[lo:hi].sum() for lo, hi in zip(edges[:-1], edges[1:])], np.float64)
-    bands = np.pad(bands, (0, SPECTRUM_BANDS - bands.size))
+    bands = np.zeros(SPECTRUM_BANDS)  # (fewer edges than bands leave zeros at the end; no np.pad: ~35 us)
+    for i, (lo, hi) in enumerate(zip(edges[:-1].tolist(), edges[1:].tolist())):
+        bands[i] = power[lo:hi].sum()
     spec = 10 * np.log10(np.maximum(bands / max(float(bands.max()), 1e-12), 1e-4)) / 40.0  # 0 .. -1
     return np.concatenate([env, spec]).astype(np.float32)
 

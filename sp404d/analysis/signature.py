@@ -80,6 +80,11 @@ class Signature:
         return scipy.fft.rfft(self.windows.astype(np.float64), 2 * WINDOW, axis=1)
 
     @functools.cached_property
+    def band_powers(self) -> np.ndarray:
+        """The head's power in each octave of BAND_EDGES (compare's `detail`)."""
+        return np.add.reduceat(np.abs(self.head_spectrum) ** 2, _band_edges(HEAD_FFT)[:-1])
+
+    @functools.cached_property
     def window_powers(self) -> np.ndarray:
         return (self.windows.astype(np.float64) ** 2).sum(axis=1)
 
@@ -119,12 +124,14 @@ def _int8(x: np.ndarray) -> tuple[np.ndarray, float]:
     return np.round(x * (127.0 / peak)).astype(np.int8), peak
 
 
-def compute(y: np.ndarray, sr: int) -> Signature | None:
-    """Signature of mono float audio at `sr`; None for silence."""
+def compute(y: np.ndarray, sr: int, level: np.ndarray | None = None) -> Signature | None:
+    """Signature of mono float audio at `sr`; None for silence. `level`: np.abs(y), when the caller
+    has it (the worker shares it with fingerprint.compute)."""
     y = np.ascontiguousarray(y, dtype=np.float32)
     if sr != RATE:
         y = soxr.resample(y, sr, RATE, quality="HQ").astype(np.float32, copy=False)
-    level = np.abs(y)
+        level = None
+    level = np.abs(y) if level is None else level
     peak = float(level.max()) if y.size else 0.0
     if peak <= 0:
         return None
@@ -136,20 +143,31 @@ def compute(y: np.ndarray, sr: int) -> Signature | None:
     head[PRE - (onset - lo):PRE - (onset - lo) + part.size] = part
     head[-TAPER:] *= _taper()  # a hard cut through a ringing tone would spread into every band
     head_q, head_scale = _int8(head)
-    windows, scales, positions, weights = [], [], [], []
     grid = _grid(end - onset)
+    weights = []
     for i, centre in enumerate(grid):
         lo_edge = HEAD if i == 0 else (grid[i - 1] + centre) // 2
         hi_edge = end - onset if i == len(grid) - 1 else (centre + grid[i + 1]) // 2
         stretch = y[onset + lo_edge:onset + hi_edge]
-        q, scale = _int8(y[onset + centre - WINDOW // 2:onset + centre + WINDOW // 2])
-        windows.append(q)
-        scales.append(scale)
-        positions.append(centre)
         weights.append(float(np.dot(stretch, stretch)))
-    return Signature(head_q, head_scale, np.array(windows, np.int8).reshape(-1, WINDOW),
-                     np.array(scales, np.float32), np.array(positions, np.int32), np.array(weights, np.float32),
+    windows, scales = _int8_rows(y[onset + np.array(grid, np.intp).reshape(-1, 1) + _window_offsets()])
+    return Signature(head_q, head_scale, windows, scales, np.array(grid, np.int32), np.array(weights, np.float32),
                      float(np.dot(head, head)), _profile(head_q))
+
+
+@functools.lru_cache(maxsize=1)
+def _window_offsets() -> np.ndarray:
+    return np.arange(-(WINDOW // 2), WINDOW // 2)
+
+
+def _int8_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """_int8 of every row of the float32 matrix x at once (the same numbers: each row scaled in
+    float32 by its own 127 / peak, as _int8's float32 * Python float is), and the rows' peaks."""
+    peaks = np.abs(x).max(axis=1) if x.size else np.zeros(x.shape[0], np.float32)
+    sounding = peaks > 0
+    factors = np.zeros(peaks.size, np.float32)
+    factors[sounding] = 127.0 / peaks[sounding].astype(np.float64)
+    return np.round(x * factors[:, None]).astype(np.int8), peaks.astype(np.float32)
 
 
 BOUND_SLACK = 0.005
@@ -209,9 +227,9 @@ class Evidence:
 def _best_lag(cross: np.ndarray, n: int, centre: float, reach: float) -> tuple[float, float]:
     """(lag, value) of the largest cross-correlation within centre +- reach, at 1/UP sample steps,
     from the cross-spectrum of two length-n FFTs (band-limited interpolation: exact for sampled audio)."""
-    c = scipy.fft.irfft(cross, n * UP) * UP
+    c = scipy.fft.irfft(cross, n * UP)
     lags = np.arange(int(np.floor((centre - reach) * UP)), int(np.ceil((centre + reach) * UP)) + 1)
-    values = c[lags % (n * UP)]
+    values = c[lags % (n * UP)] * UP  # scaled after the pick: the same numbers (UP is a power of 2), 8 % of the work
     i = int(np.argmax(values))
     return lags[i] / UP, float(values[i])
 
@@ -236,10 +254,9 @@ def compare(a: Signature, b: Signature) -> Evidence:
     head_corr = value / np.sqrt(ea * eb)
     # per octave, at that lag
     edges = _band_edges(n)
-    rotated = (cross * np.exp(2j * np.pi * lag / n * np.arange(cross.size))).real
+    rotated = (cross * _rotation(lag, n)).real
     sums = np.add.reduceat(rotated, edges[:-1])
-    pa = np.add.reduceat(np.abs(fa) ** 2, edges[:-1])
-    pb = np.add.reduceat(np.abs(fb) ** 2, edges[:-1])
+    pa, pb = a.band_powers, b.band_powers
     share = np.minimum(pa / pa.sum(), pb / pb.sum())
     corr = sums / np.sqrt(np.maximum(pa * pb, 1e-300))
     counted = share >= DETAIL_SHARE
@@ -258,9 +275,7 @@ def compare(a: Signature, b: Signature) -> Evidence:
         m = 2 * WINDOW
         cross_w = b.window_spectra[ib] * np.conj(a.window_spectra[ia])
         # the few lags near the head's, evaluated directly from the cross-spectra (band-limited)
-        taus = lag + np.arange(-WINDOW_SLACK * UP, WINDOW_SLACK * UP + 1) / UP
-        phasors = np.exp(2j * np.pi * np.outer(np.arange(m // 2 + 1), taus) / m) * _fold(m)[:, None]
-        values = (cross_w @ phasors).real.max(axis=1)
+        values = (cross_w @ _phasors(lag, m)).real.max(axis=1)
         norms = np.sqrt(a.window_powers[ia] * b.window_powers[ib])
         shares = 0.5 * (a.weights[ia] / total_a + b.weights[ib] / total_b)
         fine = norms > 0
@@ -286,6 +301,21 @@ def _band_edges(n: int) -> np.ndarray:
     """Bin indices where each octave band starts (and the end) for an rfft of size n."""
     freqs = np.fft.rfftfreq(n, 1.0 / RATE)
     return np.searchsorted(freqs, BAND_EDGES[:-1] + (RATE,)).clip(0, freqs.size).astype(np.intp)
+
+
+# The phase factors of compare() depend only on the heads' lag, a multiple of 1/UP within MAX_LAG,
+# and copies mostly share a few (0 above all): kept, the same numbers, not computed again per pair.
+@functools.lru_cache(maxsize=64)  # 64 KB each
+def _rotation(lag: float, n: int) -> np.ndarray:
+    """What turns the heads' cross-spectrum to `lag`."""
+    return np.exp(2j * np.pi * lag / n * np.arange(n // 2 + 1))
+
+
+@functools.lru_cache(maxsize=64)
+def _phasors(lag: float, m: int) -> np.ndarray:
+    """The real inverse transform of the windows' cross-spectra at the lags near `lag`, as a matrix."""
+    taus = lag + np.arange(-WINDOW_SLACK * UP, WINDOW_SLACK * UP + 1) / UP
+    return np.exp(2j * np.pi * np.outer(np.arange(m // 2 + 1), taus) / m) * _fold(m)[:, None]
 
 
 @functools.lru_cache(maxsize=4)

@@ -19,10 +19,18 @@ _SPLIT = re.compile(r"[^A-Za-z0-9#]+")
 
 def tokens(text: str) -> list[str]:
     """Lower-case words: split on separators, camelCase and letter/digit boundaries."""
+    return list(_tokens(text))
+
+
+@functools.lru_cache(maxsize=4096)  # each file's stem and folders are split ~9 times, a kit's folders for every file
+def _tokens(text: str) -> tuple[str, ...]:
     words = []
     for part in _SPLIT.split(_CAMEL.sub(" ", text)):
-        words.extend(w.lower() for w in re.findall(r"[A-Za-z#]+|\d+", part))
-    return words
+        words.extend(w.lower() for w in _WORD.findall(part))
+    return tuple(words)
+
+
+_WORD = re.compile(r"[A-Za-z#]+|\d+")
 
 
 def _stem_and_folders(path: str, depth: int = 3) -> tuple[str, list[str]]:
@@ -205,6 +213,12 @@ def ambiguous_name(path: str) -> tuple[str, str] | None:
     return None
 
 
+@functools.lru_cache(maxsize=1)
+def _compound_parts() -> list[str]:
+    """The instrument words a compound may hold, longest first (sorted once, not for every word)."""
+    return [k for k in sorted(_WORDS, key=len, reverse=True) if len(k) >= 4]
+
+
 def _categories_in(words: list[str]) -> list[tuple[str, str]]:
     """(category, word) for every instrument word, compounds included ("snarerim", "hihatclosed")."""
     found = []
@@ -214,7 +228,7 @@ def _categories_in(words: list[str]) -> list[tuple[str, str]]:
     for word in words:
         cat = _WORDS.get(word) or (_WORDS.get(word[:-1]) if word.endswith("s") else None)
         if cat is None and len(word) >= 6:
-            cat = next((_WORDS[k] for k in sorted(_WORDS, key=len, reverse=True) if len(k) >= 4 and k in word), None)
+            cat = next((_WORDS[k] for k in _compound_parts() if k in word), None)
         if cat:
             found.append((cat, word))
     return found

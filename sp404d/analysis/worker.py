@@ -10,6 +10,8 @@ import os
 import stat as stat_mod
 import time
 
+import numpy as np
+
 from sp404d.analysis import fingerprint, signature
 from sp404d.analysis.decode import Decoded, decode
 from sp404d.analysis.describe import analysis_signal, describe
@@ -43,9 +45,10 @@ def identity(d: Decoded, y=None) -> dict:
     the waveform signature (to confirm them: the writer must not decode), and the quality facts
     that choose a group's canonical member. Computed here, so the writer only compares. `y`: the
     analysis signal (describe.analysis_signal, 22,050 Hz, the signature's rate), resampled once."""
-    y = analysis_signal(d) if y is None else y
-    f = fingerprint.compute(y, ANALYSIS_RATE)
-    s = signature.compute(y, ANALYSIS_RATE) if f else None
+    y = np.ascontiguousarray(analysis_signal(d) if y is None else y, dtype=np.float32)
+    level = np.abs(y)  # both find the onset on it
+    f = fingerprint.compute(y, ANALYSIS_RATE, level)
+    s = signature.compute(y, ANALYSIS_RATE, level) if f else None
     return {
         "fingerprint": f.pack() if f else None,
         "fp_key": fingerprint.pack_key(f.duration, fingerprint.coarse(f)) if f else None,

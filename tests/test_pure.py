@@ -196,3 +196,71 @@ def test_a_loop_with_a_flat_chroma_gets_no_key_whatever_its_category():
     assert wants_key("drum-loop", tonalness=0.031, tonal_fraction=0.4, pitched=0.6)  # chords under drums
     assert wants_key("keys/melodic", tonalness=0.01, tonal_fraction=0.5, pitched=0.6)  # one note: flat over keys
     assert not wants_key("melodic-loop", tonalness=0.3, tonal_fraction=0.5, pitched=0.1)  # no partials at all
+
+
+def _wrap_evidence(y):
+    """rhythm.wrap and the envelope facts decide.kind weighs, for a 22,050 Hz signal."""
+    from sp404d.analysis import category as cat
+    from sp404d.analysis import rhythm
+    from sp404d.analysis import spectra as sp
+
+    s = sp.compute(y.astype("float32"))
+    probe = rhythm.pulse(sp.onset_envelope(s))
+    shape = cat.envelope_shape(s)
+    return probe, shape, rhythm.wrap(probe, s.log_mel, s.frame_db, y.size / sp.SR)
+
+
+def test_a_sustained_excerpt_that_goes_on_where_it_ends_is_a_loop_and_a_strum_is_not():
+    import numpy as np
+
+    from sp404d.analysis import decide
+    from sp404d.analysis.spectra import SR
+
+    rng = np.random.default_rng(3)
+    t = np.arange(int(4.0 * SR)) / SR  # two bars at 120 BPM, cut on the bar lines
+    pad = sum(np.sin(2 * np.pi * f * t) for f in (220.0, 277.2, 329.6)) * 0.15  # a held chord under it all
+    notes = np.zeros_like(t)
+    for beat in range(8):  # a soft plucked note on every beat: the pad goes on, the notes recur
+        start = int(beat * 0.5 * SR)
+        n = np.arange(int(0.45 * SR)) / SR
+        f = (440.0, 494.0, 523.3, 587.3)[beat % 4]
+        notes[start:start + n.size] += 0.3 * np.sin(2 * np.pi * f * n) * np.exp(-n / 0.12)
+    loop = pad + notes + 0.002 * rng.standard_normal(t.size)
+    probe, shape, w = _wrap_evidence(loop)
+    assert w is not None and decide.wraps(w, shape["active_fraction"])
+    assert decide.kind(None, None, 4.0, probe.onsets, probe.periodicity, shape["active_fraction"],
+                       shape["sustain_db"], w).value == "loop"
+    # in a dense mix the onsets repeat too faintly for the periodicity (0.09-0.25 in the dev set's
+    # bar-cut song excerpts read as one-shots): the wrap still tells
+    faint = 0.15
+    assert decide.kind(None, None, 4.0, probe.onsets, faint, shape["active_fraction"], shape["sustain_db"]).value \
+        == "one-shot"
+    assert decide.kind(None, None, 4.0, probe.onsets, faint, shape["active_fraction"], shape["sustain_db"],
+                       w).value == "loop"
+
+    # a guitar strum: six strings 25 ms apart, then one long decay; its onsets sit at the start
+    t = np.arange(int(2.5 * SR)) / SR
+    strum = np.zeros_like(t)
+    for k, f in enumerate((82.4, 110.0, 146.8, 196.0, 246.9, 329.6)):
+        start = int(k * 0.025 * SR)
+        n = t[: t.size - start]
+        strum[start:] += sum(np.sin(2 * np.pi * f * h * n) / h for h in (1, 2, 3)) * np.exp(-n / 0.5) * 0.2
+    strum += 0.002 * rng.standard_normal(t.size)
+    probe, shape, w = _wrap_evidence(strum)
+    assert w is not None and not decide.wraps(w, shape["active_fraction"])
+    assert decide.kind(None, None, 2.5, probe.onsets, probe.periodicity, shape["active_fraction"],
+                       shape["sustain_db"], w).value == "one-shot"
+
+
+def test_wrap_evidence_decides_only_with_a_loop_like_start_and_end():
+    from sp404d.analysis.decide import wraps
+    from sp404d.analysis.rhythm import Wrap
+
+    assert wraps(Wrap(recurs=0.45, support=0.9, start_db=3.0, end_db=-6.0), 1.0)       # beats recur over the wrap
+    assert not wraps(Wrap(recurs=0.45, support=0.9, start_db=25.0, end_db=-6.0), 1.0)  # a hit over its tail
+    assert not wraps(Wrap(recurs=0.45, support=0.9, start_db=3.0, end_db=-44.0), 1.0)  # a strum dying away
+    assert not wraps(Wrap(recurs=0.45, support=0.9, start_db=-20.0, end_db=-2.0), 1.0)  # a swell
+    assert wraps(Wrap(recurs=0.0, support=0.6, start_db=7.0, end_db=-1.0), 1.0)         # level throughout, whole bars
+    assert not wraps(Wrap(recurs=0.0, support=0.3, start_db=7.0, end_db=-1.0), 1.0)    # no whole-bar tempo heard
+    assert not wraps(Wrap(recurs=0.0, support=0.6, start_db=0.0, end_db=-1.0), 0.5)    # not sounding throughout
+    assert not wraps(None, 1.0)

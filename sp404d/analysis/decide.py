@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sp404d.analysis.rhythm import Rhythm, bars_for
+from sp404d.analysis.rhythm import Rhythm, Wrap, bars_for
 
 TONAL_DRUM_LOOP = 0.32
 KEEPS_SOUNDING = 0.75  # share of frames within 30 dB of the loudest
@@ -16,6 +16,16 @@ STEADY_HELD = 0.8      # a held partial carries this share of the energy, frame 
 STEADY_SUSTAIN_DB = -12.0  # ...and the end is about as loud as the start: a steady tone, not a hit
 BASS_BELOW_HZ = 130.0  # a steady tone's fundamental below this is a bass note
 TONAL_CATEGORIES = {"bass", "808", "keys/melodic", "pad", "vocal", "melodic-loop", "vocal-loop"}
+# A loop cut on bar lines goes on where it ends (rhythm.Wrap). Measured on the real dev set and
+# the dev corpus (tests/bench/bench_kind.py): loops start within -3..+13 dB of their median level
+# (5th-95th percentile), hits 20-40 dB above it, fades and swells below -15 dB.
+WRAP_RECURS = 0.2          # beats recur across the wrap (one-shots of the dev corpus: below 0.2 where busy
+                           # and not starting with a hit; loops: 90 % above 0.3)
+WRAP_START_DB = (-12.0, 18.0)  # a loop starts near its own level: no hit standing out, no swell...
+WRAP_TAIL_DB = -30.0       # ...and does not end in a tail this far below it (strums, whose decay recurs weakly
+                           # at 0.18-0.19, end 41-48 dB down; 15 of the 362 loops end below -30 dB)
+WRAP_LEVEL_DB = 10.0       # a sustained excerpt starts and ends within this of its median level...
+WRAP_SUPPORT = 0.5         # ...and its onsets support a whole-bar tempo as tempo() asks (half the best salience)
 LOOP_CATEGORIES = {"drum-loop", "melodic-loop", "vocal-loop"}
 LOOP_TONALNESS_MIN = 0.02  # a loop whose whole chroma is this flat has no key to find (dev corpus: drum loops
                            # read as melodic sit at 0.0006-0.008; melodic loops from 0.07; the fixtures' chords
@@ -33,9 +43,10 @@ NONE = Choice(None, 0.0, None)
 
 
 def kind(name_hint: str | None, acid: dict | None, duration: float, onsets: int, periodicity: float,
-         active_fraction: float, sustain_db: float) -> Choice:
+         active_fraction: float, sustain_db: float, wrap: Wrap | None = None) -> Choice:
     """"loop" or "one-shot". `sustain_db`: level of the last quarter against the first (a
-    one-shot decays, a loop keeps going)."""
+    one-shot decays, a loop keeps going). `wrap`: rhythm.wrap's evidence that the file goes on
+    where it ends (a bar-cut excerpt whose onsets repeat too faintly for `periodicity`)."""
     if acid is not None and (acid.get("one_shot") or _plausible_loop(acid, duration)):
         return Choice("one-shot" if acid["one_shot"] else "loop", 0.95, "metadata")
     if name_hint in ("loop", "one-shot"):
@@ -49,11 +60,27 @@ def kind(name_hint: str | None, acid: dict | None, duration: float, onsets: int,
     # a song excerpt whose end is quieter (the sustain test) still repeats strongly and keeps sounding
     audio_says_loop = audio_says_loop or (onsets >= 4 and periodicity >= STRONG_REPEAT and busy
                                           and active_fraction >= KEEPS_SOUNDING and duration >= 1.2)
+    audio_says_loop = audio_says_loop or (onsets >= 4 and busy and wraps(wrap, active_fraction))
     if name_hint == "loopish" and duration >= 1.2 and onsets >= 3 and sustain_db > -20:
         return Choice("loop", round(min(0.9, 0.5 + score / 2), 3), "name")
     if audio_says_loop:
         return Choice("loop", round(min(0.95, 0.4 + score / 2), 3), "audio")
     return Choice("one-shot", round(min(0.95, 1.0 - score / 2), 3), "audio")
+
+
+def wraps(w: Wrap | None, active_fraction: float) -> bool:
+    """A loop cut on bar lines, by how it wraps around: either its beats recur across the wrap and it
+    starts and ends at about its own level (not a hit standing out of its tail, nor a swell), or it keeps
+    sounding at one level from start to end (no attack, no tail) while its onsets support a
+    whole-bar tempo. Held notes and pads start with an attack or end in a release; strums and
+    cymbals start with a hit."""
+    if w is None:
+        return False
+    lo, hi = WRAP_START_DB
+    if w.recurs >= WRAP_RECURS and lo <= w.start_db <= hi and w.end_db >= WRAP_TAIL_DB:
+        return True
+    return (active_fraction >= KEEPS_SOUNDING and abs(w.start_db) <= WRAP_LEVEL_DB and w.end_db >= -WRAP_LEVEL_DB
+            and w.support >= WRAP_SUPPORT)
 
 
 def _plausible_loop(acid: dict, duration: float) -> bool:

@@ -46,7 +46,7 @@ def describe(d: Decoded, path: str, use_names: bool = True, y: np.ndarray | None
     loop_name = tags.loop_hint(path) if use_names else None
     probe = rhythm.pulse(env)
     kind = decide.kind(loop_name, acid, d.duration, probe.onsets, probe.periodicity, shape["active_fraction"],
-                       shape["sustain_db"])
+                       shape["sustain_db"], rhythm.wrap(probe, s.log_mel, s.frame_db, d.duration))
     if use_names and kind.value == "loop" and kind.source == "audio" and (
             tags.names_a_drum(path) or tags.names_a_pad(path)):
         # "SN3_04" ringing out is a snare, and a drone or a string pad that moves is still one

@@ -218,6 +218,45 @@ def pulse(env: np.ndarray) -> Pulse:
     return Pulse(onsets, periodicity, ac)
 
 
+WRAP_EDGE_SECONDS = 0.1  # the level at a file's start and end: its first and last tenth of a second
+
+
+@dataclass(frozen=True)
+class Wrap:
+    """Whether a file goes on where it ends, as a loop cut on bar lines does (played again, its end
+    runs into its start). A one-shot starts with a hit or a fade-in and ends in its tail."""
+
+    recurs: float    # the bands' onsets recur across the wrap: circular autocorrelation at the beat or half bar
+                     # of the best whole-bar tempo (a strum, a flam, a decaying hit: near 0)
+    support: float   # the onset envelope's salience at the best whole-bar tempo (or an octave of it) against
+                     # its best tempo: the test tempo() trusts whole bars by
+    start_db: float  # the first tenth of a second against the median level: a hit stands 20-40 dB above
+                     # its tail, a fade-in starts below; a bar of music starts at about its own level
+    end_db: float    # the last tenth of a second against the median level: a tail or a release ends below
+
+
+def wrap(p: Pulse, log_mel: np.ndarray, frame_db: np.ndarray, duration: float) -> Wrap | None:
+    """The wrap-around evidence of a file of at least one fast bar (None when too short, or longer
+    than tempo() reads). Cheap: three band fluxes, their circular autocorrelations and a comb."""
+    frames = log_mel.shape[0]
+    if duration < 1.2 or p.ac.size < 4 or not 8 < frames <= TEMPO_MAX_FRAMES:
+        return None
+    circular = sum(_circular_acf(log_mel, lo, hi) for lo, hi in BANDS) / len(BANDS)
+    _, audio_score = _audio_tempo(p.ac)
+    recurs, support = 0.0, 0.0
+    for n in BAR_COUNTS:
+        bpm = n * 240.0 / duration
+        if not BPM_MIN <= bpm <= BPM_MAX:
+            continue
+        bar = frames / n
+        recurs = max(recurs, _circular_at(circular, bar / 4), _circular_at(circular, bar / 2))
+        support = max(support, max(float(salience(p.ac, [bpm * f])[0]) for f in (0.5, 1.0, 2.0)))
+    edge = max(2, int(WRAP_EDGE_SECONDS * sp.FPS))
+    level = float(np.median(frame_db))
+    return Wrap(recurs, support / audio_score if audio_score > 0 else 0.0,
+                float(frame_db[:edge].mean()) - level, float(frame_db[-edge:].mean()) - level)
+
+
 def tempo(p: Pulse, duration: float, log_mel: np.ndarray | None = None, mel: np.ndarray | None = None) -> Rhythm:
     """The tempo of a loop: whole bars when the audio supports them, else the audio's own estimate."""
     ac = p.ac

@@ -72,11 +72,12 @@ KIT_ACTIONS: dict[str, str] = {
     "show": "Each pad's sound, its name on the card, and why it was chosen. Reads the library.",
     "fill": ("Fill the kit's empty pads (no query, no pin) with the sounds that fit best with the pads already "
              "chosen: the roles the kit lacks first (kick, snare, hats, clap, ...), each the sound nearest in feel "
-             "(embedding) to the chosen pads. Each is pinned; pads with a query or a pin are never touched. "
+             "(embedding) to the chosen pads. Each is pinned; pads with a query or a pin are never touched. A kit "
+             "with no sound yet has nothing to fill around: set or pin a pad first. "
              "Reads and writes the library (through the daemon when it runs); the card follows at its next sync."),
     "alt": ("The sounds nearest to one pad's sound, within the pad's query and the kit's filter, never the "
             "sound itself, its copies or another pad's. --pick N pins alternative N to the pad. Reads the "
-            "library; with --pick, writes it (through the daemon when it runs)."),
+            "library; with --pick, writes it (through the daemon when it runs): the pin replaces the pad's query."),
 }
 
 

@@ -126,9 +126,13 @@ def cmd_kit(cfg, args) -> int:
         request["filter"] = args.filter
     else:
         request["pad"] = args.pad
-        request["query" if args.action == "set" else "pin"] = args.value
+        value = args.value
+        if args.action == "pin" and os.path.exists(value):
+            value = os.path.abspath(value)  # a path relative to here, not to the daemon's folder
+        request["query" if args.action == "set" else "pin"] = value
     edit(cfg, request)
-    print(f"kit {args.name}: " + ("created" if args.action == "new" else f"pad {args.pad} {args.action}"))
+    done = "created" if args.action == "new" else f"pad {args.pad} " + ("set" if args.action == "set" else "pinned")
+    print(f"kit {args.name}: {done}")
     return 0
 
 
@@ -163,7 +167,8 @@ def _kit_fill(cfg, args) -> int:
         print(dumps({"kit": args.name, "filled": filled}))
         return 0
     if not filled:
-        print(f"kit {args.name}: no empty pad to fill (a pad with a query or a pin is yours), or nothing fits")
+        print(f"kit {args.name}: nothing to fill: every pad left without a query or a pin already has a sound, "
+              "or no sound left in the library fits one")
         return 0
     _table(["pad", "category", "file", "why"], [[f["pad"], f["category"], f["path"], f["why"]] for f in filled],
            right={0})
@@ -184,6 +189,9 @@ def _kit_alt(cfg, args) -> int:
         row = alts[args.pick - 1][0]
         edit(cfg, {"action": "pin", "name": kit.name, "pad": args.pad, "pin": str(row["sample_id"])})
         print(f"kit {kit.name}: pad {args.pad} pinned to {row['path']}")
+        query = next((p.query for p in kit.pads if p.pad == args.pad and p.query), None)
+        if query:
+            print(f"(the pin replaces the pad's query {query!r}; `sp404d kit set {kit.name} {args.pad} QUERY` gives it back)")
         return 0
     if args.json:
         print(dumps({"kit": kit.name, "pad": args.pad, "current": current,

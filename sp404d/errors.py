@@ -36,6 +36,15 @@ class Sp404dError(Exception):
     exit_code = 1
 
 
+class DaemonRefused(Sp404dError):
+    """The daemon answered a request with an error: its message is the user's one line; `code`
+    (control.protocol.ErrorCode) is there for programs."""
+
+    def __init__(self, message: str, code: int | None = None):
+        super().__init__(message)
+        self.code = code
+
+
 class ConfigError(Sp404dError):
     exit_code = 78  # EX_CONFIG
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.audio import hit, make_pack, write, write_bad_files
+from sp404d.errors import DaemonRefused
 from tests.conftest import wait_until
 
 
@@ -160,8 +161,9 @@ def test_status_cli_socat_and_socket_permissions(daemon_env):
     assert stat.S_IMODE(env.socket.stat().st_mode) == 0o600
     assert stat.S_IMODE(env.socket.parent.stat().st_mode) == 0o700
     bad = env.request  # unknown commands get a numbered error
-    with pytest.raises(Exception, match="code 2"):
+    with pytest.raises(DaemonRefused, match="frobnicate") as refused:
         bad("frobnicate")
+    assert refused.value.code == 2
     assert env.stop() == 0
     assert not env.socket.exists()
 

@@ -5,6 +5,7 @@ sounds, never the pad's sound or its copies; --pick pins."""
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 
@@ -46,7 +47,7 @@ def test_fill_takes_only_empty_pads_and_alt_pick_pins(daemon_env, tmp_path):
     assert env.cli("import", str(lib)).returncode == 0
 
     assert env.cli("kit", "new", "mine").returncode == 0
-    assert env.cli("kit", "pin", "mine", "1", str(kick)).returncode == 0
+    assert env.cli("kit", "pin", "mine", "1", kick.name).returncode == 0  # a file name one sound has is enough
     assert env.cli("kit", "set", "mine", "2", "category:snare").returncode == 0
     before = show(env, "mine")
     r = env.cli("kit", "fill", "mine", "--json")
@@ -56,6 +57,7 @@ def test_fill_takes_only_empty_pads_and_alt_pick_pins(daemon_env, tmp_path):
     after = show(env, "mine")
     assert after[1]["path"] == before[1]["path"] == str(kick) and after[2]["why"].startswith("query:")
     assert {f["pad"] for f in filled} == {p for p, v in after.items() if p > 2 and v.get("path")}
+    assert after[3]["why"] == f"pinned {os.path.basename(after[3]['path'])} (sample {filled[0]['sample_id']})"
     roles = [f["category"] for f in filled]
     assert {"hat-closed", "hat-open"} <= set(roles[:3])  # the roles the kit lacked come first
     paths = [v["path"] for v in after.values() if v.get("path")]
@@ -91,3 +93,8 @@ def test_fill_says_in_one_line_when_the_kit_has_nothing_to_fill_around(daemon_en
     assert env.cli("kit", "new", "empty").returncode == 0
     r = env.cli("kit", "fill", "empty")
     assert r.returncode != 0 and "set or pin a pad first" in r.stderr and "Traceback" not in r.stderr
+    # every pad of the packaged DRUMS has a query: nothing to fill, and the kit stays the config's alone
+    r = env.cli("kit", "fill", "DRUMS")
+    assert r.returncode == 0 and "nothing to fill" in r.stdout
+    kits = {k["name"]: k for k in map(json.loads, env.cli("kits", "--json").stdout.splitlines())}
+    assert kits["DRUMS"]["origin"] == "config"

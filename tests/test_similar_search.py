@@ -110,7 +110,7 @@ def test_an_unknown_or_ambiguous_reference_is_one_line(lib):
     env, f = lib
     for args, words in ((["nope.wav"], "no file is called 'nope.wav'"), (["999999"], "no sample has id 999999"),
                         (["/no/such/kick.wav"], "the library has no file /no/such/kick.wav"),
-                        (["twin.wav"], f"2 different sounds are called that: {f['twin_a']}, {f['twin_b']}"),
+                        (["twin.wav"], f"2 different sounds are called 'twin.wav': {f['twin_a']}, {f['twin_b']}"),
                         (["mykick.wav", "--aspect", "loudness"], "unknown aspect 'loudness'")):
         r = env.cli("similar", *args)
         assert r.returncode != 0 and words in r.stderr, r.stderr

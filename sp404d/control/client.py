@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Iterator
 
 from sp404d import strictjson
-from sp404d.errors import DaemonNotRunning, Sp404dError
+from sp404d.errors import DaemonNotRunning, DaemonRefused, Sp404dError
 
 
 class Client:
@@ -57,7 +57,7 @@ class Client:
         reply = self._read()
         if not reply.get("ok"):
             err = reply.get("error", {})
-            raise Sp404dError(f"daemon: {err.get('message', 'error')} (code {err.get('code')})")
+            raise DaemonRefused(err.get("message", "the daemon refused the request"), err.get("code"))
         return reply
 
     def _read(self) -> dict:

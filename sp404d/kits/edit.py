@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+
 from sp404d.card.naming import kit_folder
 from sp404d.errors import Sp404dError
 from sp404d.kits import query as q
@@ -33,7 +35,7 @@ def command(configured, args: dict) -> c.EditKit:
         from sp404d.kits import complete
 
         chosen = complete.plan_fill(kit)
-        return c.EditKit(kit.name, c.Reply(), pins=tuple((ch.pad, ch.row["sample_id"]) for ch in chosen),
+        return c.EditKit(kit.name, c.Reply(), create=False, pins=tuple((ch.pad, ch.row["sample_id"]) for ch in chosen),
                          report=tuple({"pad": ch.pad, "sample_id": ch.row["sample_id"], "path": ch.row["path"],
                                        "category": ch.row["category"], "why": ch.why} for ch in chosen))
     pad = args.get("pad")
@@ -47,7 +49,11 @@ def command(configured, args: dict) -> c.EditKit:
     if action == "pin":
         pin = str(args.get("pin") or "")
         row = resolve.sample_for(pin) if pin else None
+        if row is None and pin and not pin.isdigit() and os.sep not in pin:
+            from sp404d.kits.like import reference
+
+            row = {"sample_id": reference(pin).sample_id}  # a file name one sound has (else one line saying why)
         if row is None:
-            raise Sp404dError(f"{pin!r} is not a sample id or a file in the library (import it first)")
+            raise Sp404dError(f"{pin!r} is not a sample id, a path or a file name the library knows (import it first)")
         return c.EditKit(kit.name, c.Reply(), pad=pad, sample_id=row["sample_id"])
     raise Sp404dError(f"unknown kit action {action!r}")

@@ -47,14 +47,14 @@ def reference(ref: str) -> Reference:
                    "ON l.sample_id = s.id AND l.state = 'present' WHERE s.id = ? ORDER BY l.path LIMIT 1",
                    (int(ref),)).fetchall()
         if not rows:
-            raise UnknownReference(f"like:{ref}: no sample has id {ref}")
+            raise UnknownReference(f"no sample has id {ref}")
         return _ref(rows[0])
     if os.sep in ref or ref.startswith("~"):
         path = os.path.abspath(os.path.expanduser(ref))
         rows = sql("SELECT s.id, COALESCE(s.group_id, s.id), l.path FROM location l JOIN sample s ON l.sample_id = s.id "
                    "WHERE l.path = ?", (Location.path.db_value(path),)).fetchall()
         if not rows:
-            raise UnknownReference(f"like:{ref}: the library has no file {path}")
+            raise UnknownReference(f"the library has no file {path}")
         return _ref(rows[0])
     wanted = ref.lower()
     escaped = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -64,11 +64,11 @@ def reference(ref: str) -> Reference:
              if wanted in _names(Location.path.python_value(r[2]))]
     sounds = {r[1] for r in found}
     if not found:
-        raise UnknownReference(f"like:{ref}: no file is called {ref!r} (give a sample id, a path or a file name)")
+        raise UnknownReference(f"no file is called {ref!r} (give a sample id, a path or a file name)")
     if len(sounds) > 1:
         paths = [Location.path.python_value(r[2]) for r in found]
         more = f" and {len(paths) - SHOWN} more" if len(paths) > SHOWN else ""
-        raise UnknownReference(f"like:{ref}: {len(sounds)} different sounds are called that: "
+        raise UnknownReference(f"{len(sounds)} different sounds are called {ref!r}: "
                                f"{', '.join(paths[:SHOWN])}{more}; give a path or a sample id")
     return _ref(found[0])
 
@@ -96,7 +96,7 @@ def _ranked(ref: Reference, rest: Query, index: SimilarIndex | None, aspect: str
         index = SimilarIndex().load(Sample._meta.database)
     vector = index.vector(ref.sound)
     if vector is None:
-        raise UnknownReference(f"like:{ref.path or ref.sample_id}: that sound has no similarity vector yet (an older sp404d "
+        raise UnknownReference(f"{ref.path or ref.sample_id}: that sound has no similarity vector yet (an older sp404d "
                                f"analysed it; the daemon re-analyses it when idle, or run `sp404d import --reanalyse`)")
     if not rest.clauses:
         return _nearest_present(index, vector, ref.sound, aspect, limit)

@@ -51,6 +51,13 @@ def sample_for(pin: str) -> dict | None:
     return min(rows, key=rank) if rows else None
 
 
+def _pin_text(pin: str | None, row: dict | None) -> str | None:
+    """How a pin is shown: a sample id (as `kit fill` and `kit alt --pick` pin) with its file's name."""
+    if pin and pin.isdigit() and row:
+        return f"{os.path.basename(row['path'])} (sample {pin})"
+    return pin
+
+
 def all_pads(configured: tuple[KitDef, ...]) -> list[tuple[KitDef, list[Pad]]]:
     """Every kit in effect with its 16 pads: what a card sync writes."""
     return [(kit, pads(kit)) for kit in kits(configured)]
@@ -68,7 +75,8 @@ def pads(kit: KitDef) -> list[Pad]:
 
     starts = drop_starts()
     parsed = {p.pad: q.parse(p.query) for p in kit.pads if p.query}
-    slots = [Slot(p.pad, query=p.query, pinned=sample_for(p.pin) if p.pin else None, pin_text=p.pin,
+    pinned = {p.pad: sample_for(p.pin) for p in kit.pads if p.pin}
+    slots = [Slot(p.pad, query=p.query, pinned=pinned.get(p.pad), pin_text=_pin_text(p.pin, pinned.get(p.pad)),
                   sorted=bool(p.query and parsed[p.pad].ordered),
                   fitting=bool(p.query and parsed[p.pad].like is not None))
              for p in kit.pads]

@@ -33,6 +33,7 @@ SILENT_DBFS = sc.SILENT_DBFS
 MARGIN = 0.1        # how much better a newer sound must score to take a pad
 SPREAD = 0.15       # what sharing a folder with another pad of the query costs
 GAP_SECONDS = 120   # a pause this long between two recorded sounds ends a drop
+UNDEFINED = "no query or pin (`kit fill` can fill it)"
 
 
 def rank(row: dict) -> tuple:
@@ -120,7 +121,7 @@ def choose(slots: list[Slot], run_query: Callable[[str], list[dict]],
     open_slots = [s for s in sorted(slots, key=lambda s: s.pad) if s.pad not in chosen]
     for slot in open_slots:
         if not slot.query:
-            chosen[slot.pad] = Pad(slot.pad, None, "no query")
+            chosen[slot.pad] = Pad(slot.pad, None, UNDEFINED)
     ranked = [s for s in open_slots if s.query and not s.sorted]
     state, taken, cands, unfit = _replay(ranked, run_query, drop_of, pinned)
     for slot in ranked:
@@ -135,7 +136,7 @@ def choose(slots: list[Slot], run_query: Callable[[str], list[dict]],
                 break
         else:
             chosen[slot.pad] = Pad(slot.pad, None, f"nothing left matches {slot.query!r}")
-    return [chosen.get(p, Pad(p, None, "no slot")) for p in range(1, PADS + 1)]
+    return [chosen.get(p, Pad(p, None, UNDEFINED)) for p in range(1, PADS + 1)]
 
 
 def _empty_why(query: str, fitting: int, unfit: dict[str, int]) -> str:

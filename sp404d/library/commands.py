@@ -122,6 +122,7 @@ class EditKit:
     sample_id: int | None = None
     pins: tuple[tuple[int, int], ...] = ()  # (pad, sample_id) pinned together: `kit fill`
     report: tuple[dict, ...] = ()           # what the edit chose, for the reply (the writer ignores it)
+    create: bool = True                     # make the kit in the library if it is only in the config
 
 
 @dataclass(frozen=True)

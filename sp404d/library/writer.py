@@ -364,6 +364,8 @@ class Writer(threading.Thread):
 
     def _edit_kit(self, cmd: c.EditKit, now: float) -> list[Effect]:
         kit = Kit.get_or_none(Kit.name == cmd.name)
+        if kit is None and not cmd.create and not cmd.pins:
+            return []  # a fill that found nothing to do: a config-only kit stays the config's
         if kit is None:
             kit = Kit.create(name=cmd.name, filter=cmd.filter, created_at=now)
         elif cmd.filter is not None:

@@ -25,10 +25,10 @@ from sp404d.analysis import same
 from sp404d.analysis.fingerprint import Fingerprint, unpack_key
 from sp404d.analysis.signature import Signature
 from sp404d.library import commands as c
+from sp404d.library import edits
 from sp404d.library.dedupe import EXACT_MATCHES, decide
 from sp404d.library.grouping import Grouping, Placement
-from sp404d.library.models import (ANALYSIS_FIELDS, Failure, ImportRun, Kit, KitPad, Location, Sample, Source,
-                                   path_under)
+from sp404d.library.models import ANALYSIS_FIELDS, ImportRun, Location, Sample
 from sp404d.library.near_index import NearIndex
 from sp404d.library.similar_index import SimilarIndex
 
@@ -180,14 +180,6 @@ class Writer(threading.Thread):
             return self._record(cmd.file, cmd.byte_hash, cmd.job, now, result=cmd.result)
         if isinstance(cmd, c.RecordCopy):
             return self._record(cmd.file, cmd.byte_hash, cmd.job, now, result=None)
-        if isinstance(cmd, c.RecordFailure):
-            return self._fail(cmd, now)
-        if isinstance(cmd, c.MoveLocation):
-            return self._move(cmd, now)
-        if isinstance(cmd, c.MoveTree):
-            return self._move_tree(cmd)
-        if isinstance(cmd, c.MarkMissing):
-            return self._missing(cmd)
         if isinstance(cmd, c.StartRun):
             cmd.reply.value = ImportRun.create(kind=cmd.kind, started_at=now).id
             return []
@@ -196,12 +188,9 @@ class Writer(threading.Thread):
             return []
         if isinstance(cmd, (c.Barrier, c.Drained)):
             return []
-        if isinstance(cmd, c.EditKit):
-            return self._edit_kit(cmd, now)
-        if isinstance(cmd, c.RegisterSource):
-            Source.insert(label=cmd.label, root=cmd.root, kind=cmd.kind, last_seen=now).on_conflict(
-                conflict_target=[Source.label], update={Source.root: cmd.root, Source.last_seen: now}).execute()
-            return []
+        apply = edits.BY_COMMAND.get(type(cmd))
+        if apply is not None:
+            return apply(cmd, now)
         raise TypeError(f"unknown writer command {cmd!r}")
 
     # The hot path, in plain SQL: peewee's query building cost more than SQLite itself here
@@ -361,61 +350,3 @@ class Writer(threading.Thread):
         self._identities.move_to_end(sample_id)
         while len(self._identities) > self.IDENTITY_CACHE:
             self._identities.popitem(last=False)
-
-    def _edit_kit(self, cmd: c.EditKit, now: float) -> list[Effect]:
-        kit = Kit.get_or_none(Kit.name == cmd.name)
-        if kit is None and not cmd.create and not cmd.pins:
-            return []  # a fill that found nothing to do: a config-only kit stays the config's
-        if kit is None:
-            kit = Kit.create(name=cmd.name, filter=cmd.filter, created_at=now)
-        elif cmd.filter is not None:
-            Kit.update(filter=cmd.filter).where(Kit.id == kit.id).execute()
-        for pad, query, sample_id in ([(cmd.pad, cmd.query, cmd.sample_id)] if cmd.pad is not None else []) + [
-                (pad, None, sample_id) for pad, sample_id in cmd.pins]:
-            KitPad.delete().where(KitPad.kit == kit, KitPad.pad == pad).execute()
-            KitPad.create(kit=kit, pad=pad, query=query, sample=sample_id)
-        cmd.reply.value = kit.id
-        return [("kit", cmd.name)]
-
-    def _fail(self, cmd: c.RecordFailure, now: float) -> list[Effect]:
-        f = cmd.file
-        updated = (Failure.update(size=f.size, mtime_ns=f.mtime_ns, category=cmd.category, message=cmd.message,
-                                  attempts=Failure.attempts + 1, last_at=now, analysis_version=cmd.analysis_version)
-                   .where(Failure.path == f.path).execute())
-        if not updated:
-            Failure.create(path=f.path, size=f.size, mtime_ns=f.mtime_ns, category=cmd.category,
-                           message=cmd.message, first_at=now, last_at=now, analysis_version=cmd.analysis_version)
-        Location.update(state="failed").where(Location.path == f.path).execute()
-        return [("failed", f.path, cmd.category, cmd.job)]
-
-    def _move(self, cmd: c.MoveLocation, now: float) -> list[Effect]:
-        moving = Location.get_or_none(Location.path == cmd.src)
-        if moving is None:
-            if Location.select().where(Location.path == cmd.dest).exists():
-                return []  # already moved, e.g. with its folder
-            return [("retry", cmd.dest, None)]  # we never knew it: analyse it as new
-        Location.delete().where(Location.path == cmd.dest).execute()  # renamed over another file
-        Location.update(path=cmd.dest, state="present", last_seen=now).where(Location.id == moving.id).execute()
-        return [("moved", cmd.dest)]
-
-    def _move_tree(self, cmd: c.MoveTree) -> list[Effect]:
-        src = cmd.src_dir.rstrip("/") + "/"
-        dest = cmd.dest_dir.rstrip("/") + "/"
-        moved = 0
-        for loc in list(Location.select(Location.id, Location.path).where(path_under(cmd.src_dir))):
-            new_path = dest + loc.path[len(src):]
-            Location.delete().where(Location.path == new_path).execute()
-            Location.update(path=new_path).where(Location.id == loc.id).execute()
-            moved += 1
-        return [("moved", cmd.dest_dir)] if moved else []
-
-    def _missing(self, cmd: c.MarkMissing) -> list[Effect]:
-        n = 0
-        present = Location.state == "present"
-        for i in range(0, len(cmd.paths), 500):
-            n += Location.update(state="missing").where(present, Location.path.in_(cmd.paths[i:i + 500])).execute()
-            Failure.delete().where(Failure.path.in_(cmd.paths[i:i + 500])).execute()
-        if cmd.under:
-            n += Location.update(state="missing").where(present, path_under(cmd.under)).execute()
-            Failure.delete().where(path_under(cmd.under, Failure.path)).execute()
-        return [("missing", n)] if n else []

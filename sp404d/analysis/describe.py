@@ -53,7 +53,7 @@ def describe(d: Decoded, path: str, use_names: bool = True, y: np.ndarray | None
         # sound: neither is a loop unless its name says so (then kind.source is "name")
         kind = decide.Choice("one-shot", 0.7, "name")
     is_loop = kind.value == "loop"
-    rh = rhythm.tempo(probe, d.duration, s.log_mel, s.mel) if is_loop else probe.without_tempo()
+    rh = rhythm.tempo(probe, d.duration, s.log_mel, s.mel, s.power) if is_loop else probe.without_tempo()
     bpm = decide.tempo(is_loop, acid, tags.bpm_from_name(path) if use_names else None, rh, d.duration)
 
     feats = features.describe(s, d.peak, d.rms, probe.onsets, d.duration)

@@ -19,6 +19,7 @@ from sp404d.intake.progress import Job, Progress
 from sp404d.library import commands as c
 from sp404d.library import queries
 from sp404d.library.schema import open_library
+from sp404d.library import similar_index
 from sp404d.library.similar_index import SimilarIndex
 from sp404d.library.writer import Writer
 
@@ -48,6 +49,7 @@ class Engine:
         self._scan_lock = threading.Lock()
 
     def start(self) -> None:
+        similar_index.publish(self.similar)  # None outside a daemon: readers load their own
         self.writer.start()
         t = time.perf_counter()
         self.pool.warm()  # raises WorkersFailed; whoever started us calls stop(), which copes
@@ -148,4 +150,5 @@ class Engine:
                             ("seen", "unchanged", "analysed", "recorded", "duplicates", "failed")}
             self.writer.put(c.FinishRun(self.run_id, counters))
         self.writer.stop(timeout=30)
+        similar_index.publish(None)
         self.db.close()

@@ -58,19 +58,6 @@ def test_ties_are_broken_by_id_and_removal_keeps_the_rest():
     assert all(np.array_equal(index.vector(s), v) for s in (20, 30, 40, 50))
 
 
-def test_rank_against_the_chosen_mean_or_nearest():
-    m = vectors(50)
-    index = filled(m)
-    chosen, candidates = {1, 2}, set(range(3, 51)) | {1}
-    mean = index.rank_against(chosen, candidates, how="mean")
-    d = embedding.distances(m[:2].mean(axis=0), m, "all")
-    assert [s for s, _ in mean] == sorted(range(3, 51), key=lambda s: (d[s - 1], s))  # never a chosen one
-    near = index.rank_against(chosen, candidates, how="nearest", k=5)
-    both = np.minimum(embedding.distances(m[0], m, "all"), embedding.distances(m[1], m, "all"))
-    assert near == [(s, pytest.approx(float(both[s - 1]))) for s in sorted(range(3, 51), key=lambda s: (both[s - 1], s))[:5]]
-    assert index.rank_against({999}, candidates) == []  # no chosen sound has a vector
-
-
 def test_the_writer_keeps_the_index_current(tmp_path):
     m = vectors(4, seed=1)
     db = open_library(tmp_path / "lib.db")

@@ -18,10 +18,11 @@ SILENT_PEAK = 10 ** (-80 / 20)  # -80 dBFS: below anything a sampler plays audib
 
 
 def tonal_vectors(s: sp.Spectra) -> tuple[np.ndarray, np.ndarray]:
-    """The whole file's chroma (energy-weighted) and the opening chord's (the first half second of sound)."""
+    """The whole file's chroma (energy-weighted) and the opening chord's (the first half second of
+    sound), as the benchmarks read them; describe itself needs only the first."""
     start = int(np.argmax(s.frame_db > -30.0))
     opening = sp.chroma(s, slice(start, start + int(key.OPENING_SECONDS * sp.FPS))).sum(axis=0)
-    return key.profile_chroma(sp.chroma(s), s.energy), opening
+    return key.peak_chroma(s), opening
 
 
 _NOT_LOOKED = object()
@@ -38,7 +39,7 @@ def describe(d: Decoded, path: str, use_names: bool = True, y: np.ndarray | None
     s = sp.compute(y)
     env = sp.onset_envelope(s)
     shape = cat.envelope_shape(s)
-    chroma_vector, opening = tonal_vectors(s)
+    chroma_vector = key.peak_chroma(s)
     tonalness = key.tonalness(chroma_vector)
     pitched, held = sp.peak_tonality(s)
 
@@ -88,7 +89,7 @@ def describe(d: Decoded, path: str, use_names: bool = True, y: np.ndarray | None
         if named_key:
             key_choice = decide.Choice(named_key[0], named_key[1], named_key[2])
         elif is_loop:
-            pc, scale, _, confidence = key.loop_key(s)
+            pc, scale, _, confidence = key.loop_key(s, chroma_vector)
             key_choice = decide.Choice((pc, scale), confidence, "audio")
         else:
             found = chord.one_shot(s.y, hit) if notes is _NOT_LOOKED else notes

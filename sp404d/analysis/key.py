@@ -61,19 +61,26 @@ def profile_chroma(chroma: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return (chroma * w[:, None]).sum(axis=0) / w.sum()
 
 
+def peak_chroma(s: sp.Spectra) -> np.ndarray:
+    """The whole file's chroma of its spectral peaks, energy-weighted: tonalness, the embedding and a
+    chord loop's key all read it (describe computes it once)."""
+    return profile_chroma(sp.chroma(s), s.energy)
+
+
 NOTE_COMPRESSION = 10.0  # log1p(10 x): the most frequent note counts ~2.4 times one a tenth as common, not 10
 MELODY_VOICES = 2.2  # spectra.note_chroma's pitch classes per frame below which a loop is a melody
 
 
-def loop_key(s: sp.Spectra) -> tuple[int, str, float, float]:
-    """estimate() of a loop, from loop_vectors(), with the confidence scale of what was read."""
-    vector, opening, melody = loop_vectors(s)
+def loop_key(s: sp.Spectra, peaks: np.ndarray | None = None) -> tuple[int, str, float, float]:
+    """estimate() of a loop, from loop_vectors(), with the confidence scale of what was read.
+    `peaks`: peak_chroma(s), when the caller has it already."""
+    vector, opening, melody = loop_vectors(s, peaks)
     if melody:
         return estimate(vector, opening, temperature=MELODY_TEMPERATURE, ceiling=MELODY_CEILING)
     return estimate(vector, opening)
 
 
-def loop_vectors(s: sp.Spectra) -> tuple[np.ndarray, np.ndarray, bool]:
+def loop_vectors(s: sp.Spectra, peaks: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, bool]:
     """A loop's pitch content for estimate(): the whole-file vector, the opening's (the first
     half second of sound), and whether it was read as a melody.
 
@@ -89,7 +96,7 @@ def loop_vectors(s: sp.Spectra) -> tuple[np.ndarray, np.ndarray, bool]:
     start = int(np.argmax(s.frame_db > -30.0))
     opening = slice(start, start + int(OPENING_SECONDS * sp.FPS))
     if voices >= MELODY_VOICES:
-        return profile_chroma(sp.chroma(s), s.energy), sp.chroma(s, opening).sum(axis=0), False
+        return peak_chroma(s) if peaks is None else peaks, sp.chroma(s, opening).sum(axis=0), False
     v = profile_chroma(notes, np.sqrt(s.energy) * (s.frame_db > -40.0))
     return np.log1p(NOTE_COMPRESSION * v / max(float(v.max()), 1e-12)), notes[opening].sum(axis=0), True
 

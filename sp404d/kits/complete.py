@@ -1,6 +1,7 @@
 """`kit fill` and `kit alt` against the library: the kit's pads and candidates from search, their
-embeddings from the library, the decisions from fill.py. Reads only (on the caller's connection);
-what it decides reaches the library as pins, through the one writer, like any kit edit."""
+vectors from the similarity index (the daemon's live one, else read from the library), the
+decisions from fill.py. Reads only (on the caller's connection); what it decides reaches the
+library as pins, through the one writer, like any kit edit."""
 
 from __future__ import annotations
 
@@ -11,25 +12,20 @@ from sp404d.errors import Sp404dError
 from sp404d.kits import fill, resolve, search
 from sp404d.kits import query as q
 from sp404d.kits.define import KitDef
-from sp404d.kits.select import PADS
+from sp404d.kits.like import sound_of
+from sp404d.kits.select import PADS, sound
+from sp404d.library import similar_index
 from sp404d.library.models import Sample
+from sp404d.library.similar_index import SimilarIndex
 
-CHUNK = 500  # sample ids per SELECT: under SQLite's variable limit
 
-
-def vectors(rows: list[dict]) -> tuple[list[dict], np.ndarray]:
-    """The rows that have an embedding (an older analysis has none until re-analysed), and them."""
-    ids = [r["sample_id"] for r in rows]
-    found: dict[int, bytes] = {}
-    for i in range(0, len(ids), CHUNK):
-        for sid, blob in (Sample.select(Sample.id, Sample.embedding).where(Sample.id.in_(ids[i:i + CHUNK]))
-                          .tuples()):
-            if blob:
-                found[sid] = blob
-    kept = [r for r in rows if r["sample_id"] in found]
-    matrix = (np.stack([embedding.unpack(found[r["sample_id"]]) for r in kept]) if kept
-              else np.zeros((0, embedding.DIM), dtype=np.float32))
-    return kept, matrix
+def vectors(rows: list[dict], index: SimilarIndex) -> tuple[list[dict], np.ndarray]:
+    """The rows whose sound has a vector in the index (an older analysis has none until
+    re-analysed), and those vectors as a matrix."""
+    found = [(r, index.vector(sound_of(r))) for r in rows]
+    kept = [(r, v) for r, v in found if v is not None]
+    matrix = (np.stack([v for _, v in kept]) if kept else np.zeros((0, embedding.DIM), dtype=np.float32))
+    return [r for r, _ in kept], matrix
 
 
 def fillable(kit: KitDef) -> list[int]:
@@ -46,12 +42,13 @@ def plan_fill(kit: KitDef) -> list[fill.Choice]:
         return []
     if not chosen_rows:
         raise Sp404dError(f"kit {kit.name!r} has no sound yet to fill around: set or pin a pad first")
-    chosen, chosen_v = vectors(chosen_rows)
+    index = similar_index.for_reading(Sample._meta.database)
+    chosen, chosen_v = vectors(chosen_rows, index)
     if not chosen:
         raise Sp404dError(f"the sounds on kit {kit.name!r} have no embedding yet (an older analysis): "
                           "let the daemon re-analyse the library first")
     base = q.parse(kit.filter) if kit.filter else q.Query()
-    candidates, cand_v = vectors(search.sounds(base))
+    candidates, cand_v = vectors(search.sounds(base), index)
     return fill.plan(chosen, chosen_v, candidates, cand_v, empty, embedding.distances)
 
 
@@ -63,13 +60,14 @@ def alternatives(kit: KitDef, pad: int, limit: int) -> tuple[dict, list[tuple[di
     current = pads[pad - 1].row
     if current is None:
         raise Sp404dError(f"pad {pad} of kit {kit.name!r} is empty: nothing to find alternatives to")
-    mine, mine_v = vectors([current])
+    index = similar_index.for_reading(Sample._meta.database)
+    mine, mine_v = vectors([current], index)
     if not mine:
         raise Sp404dError(f"pad {pad}'s sound has no embedding yet (an older analysis): let the daemon re-analyse it")
     text = next((p.query for p in kit.pads if p.pad == pad and p.query), None)
     query = q.parse(kit.filter) if kit.filter else q.Query()
     if text:
         query = query & q.parse(text)
-    candidates, cand_v = vectors(search.sounds(query))
-    taken = {fill.sound(p.row) for p in pads if p.row is not None and p.pad != pad}
+    candidates, cand_v = vectors(search.sounds(query, index), index)
+    taken = {sound(p.row) for p in pads if p.row is not None and p.pad != pad}
     return current, fill.alternatives(current, mine_v[0], candidates, cand_v, embedding.distances, limit, taken)

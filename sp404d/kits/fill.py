@@ -22,6 +22,7 @@ import numpy as np
 
 from sp404d.analysis.tags import CATEGORIES
 from sp404d.kits import score as sc
+from sp404d.kits.select import sound
 
 # the order a kit is completed in: a drum kit's roles first, then what a kit of loops and notes has
 ROLE_ORDER = ("kick", "snare", "hat-closed", "hat-open", "clap", "rim", "tom", "cymbal", "perc", "808", "bass",
@@ -36,10 +37,6 @@ class Choice:
     pad: int
     row: dict
     why: str
-
-
-def sound(row: dict) -> int:
-    return row.get("group_id") or -row["sample_id"]
 
 
 def feel(chosen: np.ndarray, candidates: np.ndarray, distances: Distances) -> np.ndarray:

@@ -17,6 +17,7 @@ from sp404d.analysis import embedding
 from sp404d.errors import Sp404dError
 from sp404d.kits import search
 from sp404d.kits.query import Query, QueryError
+from sp404d.library import similar_index
 from sp404d.library.models import Location, Sample
 from sp404d.library.similar_index import SimilarIndex
 
@@ -92,8 +93,8 @@ def ranked(query: Query, index: SimilarIndex | None = None, aspect: str = "all",
 def _ranked(ref: Reference, rest: Query, index: SimilarIndex | None, aspect: str, limit: int | None) -> list[dict]:
     if aspect not in embedding.ASPECT_NAMES:
         raise QueryError(f"unknown aspect {aspect!r} (aspects: {', '.join(embedding.ASPECT_NAMES)})")
-    if index is None:  # no daemon's index to ask: read the vectors for this one search
-        index = SimilarIndex().load(Sample._meta.database)
+    if index is None:  # the daemon's live index in its process, else the vectors read for this search
+        index = similar_index.for_reading(Sample._meta.database)
     vector = index.vector(ref.sound)
     if vector is None:
         raise UnknownReference(f"{ref.path or ref.sample_id}: that sound has no similarity vector yet (an older sp404d "

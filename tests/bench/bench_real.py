@@ -213,6 +213,14 @@ def main() -> None:
     for t, p in zip(truth, dev_paths):
         by_set[t["set"]].append((t, mine[p], theirs.get(p, {})))
 
+    def judge(rel, field: str, items: list, ok: list, miss) -> None:
+        """Each value into its reliability table (by its `field`_confidence), each wrong one into the misses."""
+        for good, (t, r, _) in zip(ok, items):
+            if r.get(field) is not None:
+                graded(rel, r.get(f"{field}_confidence"), good)
+            if not good:
+                misses.append(miss(t, r))
+
     def tempo_rows(name: str, items: list, octave_row: bool, target: str, target_octave: str = "") -> None:
         ok = [tempo_ok(r.get("bpm"), t["bpm"]) for t, r, _ in items]
         ess = [tempo_ok(e.get("bpm"), t["bpm"]) for t, _, e in items]
@@ -225,12 +233,9 @@ def main() -> None:
                       pct(sum(ess2), len(ess2)) if theirs else "—", target_octave)
         alt = [ok_ or tempo_ok(r.get("bpm_alt"), t["bpm"]) for ok_, (t, r, _) in zip(ok, items)]
         table.add(name, "bpm or bpm_alt within ±1.5 (info)", pct(sum(alt), len(alt)), "—", "")
-        for good, (t, r, _) in zip(ok, items):
-            if r.get("bpm") is not None:
-                graded(tempo_rel, r.get("bpm_confidence"), good)
-            if not good:
-                misses.append(f"{name} tempo: truth {t['bpm']:g} got {r.get('bpm')} (alt {r.get('bpm_alt')}, "
-                              f"conf {r.get('bpm_confidence')}, {r.get('bpm_source')}, kind {r.get('kind')}) {t['file']}")
+        judge(tempo_rel, "bpm", items, ok, lambda t, r: (
+            f"{name} tempo: truth {t['bpm']:g} got {r.get('bpm')} (alt {r.get('bpm_alt')}, "
+            f"conf {r.get('bpm_confidence')}, {r.get('bpm_source')}, kind {r.get('kind')}) {t['file']}"))
 
     def key_rows(name: str, items: list, metric: str, target: str, with_mirex: bool) -> None:
         ok = [key_exact(r.get("key"), r.get("scale"), t) for t, r, _ in items]
@@ -242,12 +247,9 @@ def main() -> None:
             mine_s += f" / {m:.2f}"
             theirs_s += f" / {e:.2f}" if theirs else ""
         table.add(f"{name} ({len(items)})", metric, mine_s, theirs_s, target)
-        for good, (t, r, _) in zip(ok, items):
-            if r.get("key") is not None:
-                graded(key_rel, r.get("key_confidence"), good)
-            if not good:
-                misses.append(f"{name} key: truth {t['key']} {t['scale']} got {r.get('key')} {r.get('scale')} "
-                              f"(conf {r.get('key_confidence')}, kind {r.get('kind')}, cat {r.get('category')}) {t['file']}")
+        judge(key_rel, "key", items, ok, lambda t, r: (
+            f"{name} key: truth {t['key']} {t['scale']} got {r.get('key')} {r.get('scale')} "
+            f"(conf {r.get('key_confidence')}, kind {r.get('kind')}, cat {r.get('category')}) {t['file']}"))
 
     if by_set["songloops"]:
         tempo_rows("songloops", by_set["songloops"], True, "≥ 90 %", "≥ 99 %")

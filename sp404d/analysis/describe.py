@@ -64,17 +64,21 @@ def describe(d: Decoded, path: str, use_names: bool = True, y: np.ndarray | None
     notes = _NOT_LOOKED  # a one-shot's chord or note (or None), looked for at most once
     between = None  # the audio's odds between the two meanings of an ambiguous name ("CB", "HH2")
     x = None  # the category model's descriptors: a one-shot's, which the embedding reuses
+    drumlike = False  # the model hears more drum than instrument (decide.rings_like_a_drum)
     if is_loop:
         heard = decide.Choice(*cat.loop_category(feats, tonalness), "audio")
     else:
         x = cat.vector(s, d.duration, feats, shape, tonalness)
         odds = cat.probabilities(x)
         heard = decide.Choice(*cat.most_likely(odds), "audio")
+        drumlike = decide.rings_like_a_drum(odds)
         if held >= decide.STEADY_HELD:
             onset_power = s.power[s.active()][: int(sp.FPS)].mean(axis=0)
             notes = chord.one_shot(s.y, hit)
-            heard = decide.steady_tone(heard, held, shape["sustain_db"], key.fundamental_hz(onset_power, sp.filters()[3]),
-                                       single_note=notes is not None and notes[1] is None)
+            steady = decide.steady_tone(heard, held, shape["sustain_db"], key.fundamental_hz(onset_power, sp.filters()[3]),
+                                        single_note=notes is not None and notes[1] is None)
+            drumlike = drumlike and steady is heard  # a steady tone is a note, whatever the model's odds
+            heard = steady
         pair = tags.ambiguous_name(path) if use_names else None
         between = {c: odds.get(c, 0.0) for c in pair} if pair else None
     category = decide.category(decide.Choice(*named) if named else None, heard, between)
@@ -84,7 +88,8 @@ def describe(d: Decoded, path: str, use_names: bool = True, y: np.ndarray | None
 
     key_choice = decide.NONE
     tonal_fraction = float(s.tonal.sum() / max(float(s.energy.sum()), 1e-20))
-    if not silent and decide.wants_key(category.value, tonalness, tonal_fraction, pitched):
+    if not silent and decide.wants_key(category.value, tonalness, tonal_fraction, pitched,
+                                                drum_heard=drumlike and category.source == "audio"):
         named_key = tags.key_from_name(path) if use_names else None
         if named_key:
             key_choice = decide.Choice(named_key[0], named_key[1], named_key[2])

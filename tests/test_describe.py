@@ -255,6 +255,12 @@ def test_an_ambiguous_name_is_settled_by_the_sound_between_its_two_meanings():
     got = decide.category(named, decide.Choice("tom", 0.5, "audio"), {"perc": 0.3, "cymbal": 0.1})
     assert (got.value, got.source) == ("perc", "name")
     assert decide.category(named, crash_heard).value == "perc"                # no pair: the name stands
+    # a near tie keeps the name's usual meaning: "HH_08" is a closed hat unless the sound is clearly open
+    hh = decide.Choice("hat-closed", 0.75, "name")
+    assert decide.category(hh, decide.Choice("hat-open", 0.5, "audio"), {"hat-closed": 0.31, "hat-open": 0.51}
+                           ).value == "hat-closed"
+    assert decide.category(hh, decide.Choice("hat-open", 0.7, "audio"), {"hat-closed": 0.16, "hat-open": 0.72}
+                           ).value == "hat-open"
 
 
 # -- issue 16: music it has never heard --
@@ -310,3 +316,16 @@ def test_a_steady_wave_is_a_note_never_a_drum(tmp_path, freq, wave, expected):
     r = analyse(str(music.write(tmp_path / f"{wave}{freq:g}.wav", y)), use_names=False)
     assert r["kind"] == "one-shot" and r["category"] == expected
     assert r["key"] == music.NOTE_NAMES[(round(12 * np.log2(freq / 440.0)) + 9) % 12] and r["scale"] is None
+
+
+def test_a_drum_ringing_at_a_pitch_gets_no_key_even_when_bass_is_the_likeliest_single_class():
+    """A djembe's bass tone: "bass" 0.2 by a hair, the drum classes together 0.6. The key gate
+    decides before any pitch is read; a name that says bass, or a steady tone, still gets one."""
+    from sp404d.analysis import decide
+
+    djembe = {"bass": 0.2, "tom": 0.2, "kick": 0.15, "perc": 0.15, "fx": 0.1, "keys/melodic": 0.05, "snare": 0.1,
+              "pad": 0.05}
+    assert decide.rings_like_a_drum(djembe)
+    assert not decide.rings_like_a_drum({"bass": 0.52, "kick": 0.2, "fx": 0.2, "tom": 0.08})
+    assert not decide.wants_key("bass", 0.05, 0.4, pitched=0.4, drum_heard=True)
+    assert decide.wants_key("bass", 0.05, 0.4, pitched=0.4, drum_heard=False)

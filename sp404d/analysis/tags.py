@@ -195,7 +195,8 @@ def ambiguous_name(path: str) -> tuple[str, str] | None:
     """The two categories a file name may mean, for the sound to choose between: an ambiguous
     abbreviation ("CB_01": cowbell or crash), or a hi-hat that says neither open nor closed
     ("HH2_01": BJA Pacific's open hats) or says half-open. None when the name is clear, and when
-    a folder settles it ("Cowbells/CB_01", "Open Hats/HH_01")."""
+    a folder settles it ("Cowbells/CB_01", "Open Hats/HH_01"). The first of the pair is the name's
+    usual meaning, which the sound must clearly overrule (decide.category)."""
     stem, folders = _stem_and_folders(path)
     words = tokens(stem)
     found = _categories_in(words)

@@ -37,7 +37,9 @@ from sp404d.errors import AnalysisFailed, FailureCategory
 #    octave from where kick and hats recur, with the runner-up kept as bpm_alt.
 # 9: a vector per sound (embedding.py: timbre, envelope, pitch) for "more like this"; a library
 #    analysed before it gets its vectors by re-analysis; a loop whose chroma is flat gets no key.
-ANALYSIS_VERSION = 9
+# 10: no key on a one-shot the audio hears as more drum than instrument (a djembe's ringing bass
+#    tone); an ambiguous drum name ("HH") keeps its usual meaning unless the sound clearly says otherwise.
+ANALYSIS_VERSION = 10
 
 
 def identity(d: Decoded, y=None) -> dict:

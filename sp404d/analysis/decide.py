@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sp404d.analysis.rhythm import Rhythm, Wrap, bars_for
+from sp404d.analysis.rhythm import SHORT_LOOP_SECONDS, Rhythm, Wrap, bars_for
 
 TONAL_DRUM_LOOP = 0.32
 KEEPS_SOUNDING = 0.75  # share of frames within 30 dB of the loudest
@@ -29,6 +29,16 @@ WRAP_SUPPORT = 0.5         # ...and its onsets support a whole-bar tempo as temp
 AUDIO_OVERRULES = 2 / 3   # the audio's share between an ambiguous name's two meanings that overrules its usual one
                          # (BJA Pacific's open "HH2" hats: 0.77-0.83; its hardest closed "HH_08": 0.62, 0.51
                          # with its kit held out of the category model's training)
+# A one-bar excerpt of dense music holds its level from its first tenth of a second to its last, and
+# its onsets keep coming, but one bar gives its beat too little to recur: the real dev set's one-bar
+# songloops at 128-148 BPM have support 0.19-0.47 where longer loops reach 0.8. The one steady
+# one-shot of the corpus with onsets this frequent (a drone) has support 0.00.
+STEADY_ACTIVE = 0.95       # sounding nearly all through...
+STEADY_START_DB = 7.0      # ...starting within this of its median level...
+STEADY_END_DB = 3.0        # ...and ending within this (no tail, no release)...
+STEADY_ONSET_RATE = 1.5    # ...with onsets at least this often a second...
+STEADY_SUPPORT = 0.15      # ...and at least a faint beat at a whole-bar tempo, in a file of one or two bars
+                           # (longer, its beat must recur: a crowd recording holds its level too)
 LOOP_CATEGORIES = {"drum-loop", "melodic-loop", "vocal-loop"}
 LOOP_TONALNESS_MIN = 0.02  # a loop whose whole chroma is this flat has no key to find (dev corpus: drum loops
                            # read as melodic sit at 0.0006-0.008; melodic loops from 0.07; the fixtures' chords
@@ -64,6 +74,8 @@ def kind(name_hint: str | None, acid: dict | None, duration: float, onsets: int,
     audio_says_loop = audio_says_loop or (onsets >= 4 and periodicity >= STRONG_REPEAT and busy
                                           and active_fraction >= KEEPS_SOUNDING and duration >= 1.2)
     audio_says_loop = audio_says_loop or (onsets >= 4 and busy and wraps(wrap, active_fraction))
+    audio_says_loop = audio_says_loop or (onsets >= 3 and duration <= SHORT_LOOP_SECONDS
+                                          and steady_excerpt(wrap, active_fraction, onsets / duration))
     if name_hint == "loopish" and duration >= 1.2 and onsets >= 3 and sustain_db > -20:
         return Choice("loop", round(min(0.9, 0.5 + score / 2), 3), "name")
     if audio_says_loop:
@@ -84,6 +96,14 @@ def wraps(w: Wrap | None, active_fraction: float) -> bool:
         return True
     return (active_fraction >= KEEPS_SOUNDING and abs(w.start_db) <= WRAP_LEVEL_DB and w.end_db >= -WRAP_LEVEL_DB
             and w.support >= WRAP_SUPPORT)
+
+
+def steady_excerpt(w: Wrap | None, active_fraction: float, onset_rate: float) -> bool:
+    """A bar of dense music cut out of its flow: it holds one level from its first tenth of a second
+    to its very last while onsets keep coming (`onset_rate` a second), over a beat too faint to
+    recur within one bar. A drone or a held chord has no beat at a whole-bar tempo."""
+    return (w is not None and active_fraction >= STEADY_ACTIVE and abs(w.start_db) <= STEADY_START_DB
+            and abs(w.end_db) <= STEADY_END_DB and onset_rate >= STEADY_ONSET_RATE and w.support >= STEADY_SUPPORT)
 
 
 def _plausible_loop(acid: dict, duration: float) -> bool:

@@ -106,6 +106,8 @@ PRIOR_BPM = 110.0
 # cross-validated probabilities (fit_tempo.py) makes the confidence say it: sigmoid(a logit(p) + b).
 CALIBRATION = (0.813, 0.008)
 ALT_MIN = 0.2  # a runner-up count this likely is kept as bpm_alt
+SHORT_LOOP_SECONDS = 2.5  # a loop this short holds one or two bars...
+SHORT_SUPPORT = 0.15      # ...and whole bars need only this share of the best beat's salience (else half)
 
 
 def _flux(log_mel: np.ndarray, lo: int, hi: int) -> np.ndarray:
@@ -307,7 +309,9 @@ def tempo(p: Pulse, duration: float, log_mel: np.ndarray | None = None, mel: np.
         bpm = bars * 240.0 / duration
         # trust whole bars only when the audio hears a beat at that tempo or an octave of it
         support = max(float(salience(ac, [bpm * f])[0]) for f in (0.5, 1.0, 2.0))
-        if audio_score > 0 and support >= 0.5 * audio_score:
+        # one bar or two: too few beats for the audio's own estimate to beat the file's length
+        enough = SHORT_SUPPORT if duration <= SHORT_LOOP_SECONDS else 0.5
+        if audio_score > 0 and support >= enough * audio_score:
             alt = next((round(n * 240.0 / duration, 2) for n, q in ranked[1:2] if q >= ALT_MIN), None)
             return Rhythm(p.onsets, p.periodicity, round(bpm, 2), round(float(np.clip(calibrated(probability), 0.3, 0.97)), 3),
                           "duration", bars, alt)

@@ -38,7 +38,9 @@ from sp404d.errors import AnalysisFailed, FailureCategory
 # 9: a vector per sound (embedding.py: timbre, envelope, pitch) for "more like this"; a library
 #    analysed before it gets its vectors by re-analysis; a loop whose chroma is flat gets no key.
 # 10: no key on a one-shot the audio hears as more drum than instrument (a djembe's ringing bass
-#    tone); an ambiguous drum name ("HH") keeps its usual meaning unless the sound clearly says otherwise.
+#    tone); an ambiguous drum name ("HH") keeps its usual meaning unless the sound clearly says otherwise;
+#    a one- or two-bar excerpt of dense music that holds its level to its end is a loop, and its
+#    tempo comes from whole bars on fainter support than a longer loop needs.
 ANALYSIS_VERSION = 10
 
 

@@ -47,6 +47,8 @@ def _parser(settings: str | None = None) -> argparse.ArgumentParser:
     sm.add_argument("--limit", type=int, default=20, metavar="N", help="at most N sounds (default 20)")
     sm.add_argument("--aspect", default="all", metavar="ASPECT",
                     help="what counts as alike: timbre, envelope, pitch or all (default all)")
+    sm.add_argument("--any-kind", action="store_true",
+                    help="loops for a one-shot too, and one-shots for a loop (default: the reference's kind)")
     sm.add_argument("--json", action="store_true", help="one JSON object per sound")
     k = sub.add_parser("kits", help="the kits, where they go on the card, and how many pads are filled")
     k.add_argument("--json", action="store_true")

@@ -39,8 +39,9 @@ DESCRIPTIONS: dict[str, str] = {
     "similar": ("The sounds most like REF, nearest first, one row per sound (its best file), never REF or its "
                 "copies. REF is a sample id, a path, or a file name (with or without extension) that only one "
                 "sound has; a name several sounds share is refused with their paths. --aspect: timbre (the "
-                "spectrum), envelope (attack, decay, length), pitch (notes and tonalness) or all. Same as "
-                "`sp404d search like:REF`, which combines with other terms.\n"
+                "spectrum), envelope (attack, decay, length), pitch (notes and tonalness) or all. A one-shot's "
+                "sounds are one-shots and a loop's are loops, unless --any-kind. `sp404d search like:REF` ranks "
+                "the same way within whatever its other terms select.\n"
                 "Reads: the running daemon's similarity index over the control socket, else " + LIBRARY +
                 ". Writes nothing."),
     "kits": ("The kits, their card folders, whether they sync, and how many pads are filled.\n"

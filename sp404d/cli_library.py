@@ -82,15 +82,17 @@ def cmd_similar(cfg, args) -> int:
     sys.stdout.reconfigure(errors="surrogateescape")
     if daemon_running(cfg.socket_path):
         with Client(cfg.socket_path, timeout=60) as client:
-            found = restore(client.request("similar", ref=args.ref, limit=args.limit, aspect=args.aspect))
+            found = restore(client.request("similar", ref=args.ref, limit=args.limit, aspect=args.aspect,
+                                           any_kind=args.any_kind))
     else:
         from sp404d.kits.like import similar
 
         with library(cfg).connection_context():
-            found = similar(args.ref, args.limit, args.aspect)
+            found = similar(args.ref, args.limit, args.aspect, any_kind=args.any_kind)
     if not args.json:
         ref = found["reference"]
-        print(f"like {ref['path'] or 'sample ' + str(ref['sample_id'])} ({args.aspect}), nearest first:")
+        among = f", {found['kind']}s only" if found.get("kind") else ""
+        print(f"like {ref['path'] or 'sample ' + str(ref['sample_id'])} ({args.aspect}{among}), nearest first:")
     _sounds(found["sounds"], args.json, similar=True)
     return 0
 

@@ -252,7 +252,8 @@ class Daemon:
 
         if not self.engine.similar.ready.wait(30):
             raise Sp404dError("the similarity index is still being read from the library; ask again in a moment")
-        return similar(args.get("ref"), args.get("limit", 20), args.get("aspect", "all"), self.engine.similar)
+        return similar(args.get("ref"), args.get("limit", 20), args.get("aspect", "all"), self.engine.similar,
+                       any_kind=args.get("any_kind", False))
 
     def _kit_edit(self, args: dict) -> dict:
         from sp404d.kits.edit import command

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fixtures import music
 from sp404d.kits import query
 from tests.conftest import DaemonEnv, wait_until
 from tests.test_dedupe import SR, quantised, write
@@ -39,7 +40,10 @@ def library_files(root: Path, only: tuple[str, ...] | None = None) -> dict[str, 
         "twin_a": ("A/twin.wav", lambda: quantised(closed_hat(7))),
         "twin_b": ("B/twin.wav", lambda: quantised(drum_hit(8))),
     }
-    return {k: write(root / rel, y()) for k, (rel, y) in sounds.items() if only is None or k in only}
+    out = {k: write(root / rel, y()) for k, (rel, y) in sounds.items() if only is None or k in only}
+    if only is None:  # a drum loop, mostly kick: a kick asked about wants kicks, not this
+        out["loop"] = music.write(root / "Loops" / "beat.wav", music.render_groove(100.0, 2, "four-on-the-floor"))
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -100,10 +104,22 @@ def test_similar_text_json_and_every_kind_of_reference(lib):
     assert jsonl(env.cli("similar", str(f["quiet"]), "--json", "--limit", "3").stdout) == by_name  # its copy: the same sound
     assert jsonl(env.cli("similar", str(sample_id(env, f["ref"])), "--json", "--limit", "3").stdout) == by_name
     text = env.cli("similar", "mykick.wav", "--limit", "3").stdout.splitlines()
-    assert text[0] == f"like {f['ref']} (all), nearest first:" and text[1].startswith("name\tdistance\t")
+    assert text[0] == f"like {f['ref']} (all, one-shots only), nearest first:" and text[1].startswith("name\tdistance\t")
     assert len(text) == 5 and text[2].startswith("kick close.wav\t")
     timbre = jsonl(env.cli("similar", "mykick.wav", "--json", "--aspect", "timbre").stdout)
     assert {r["path"] for r in timbre} == {r["path"] for r in jsonl(env.cli("similar", "mykick.wav", "--json").stdout)}
+
+
+def test_similar_answers_in_the_references_kind_unless_asked_for_any(lib):
+    env, f = lib
+    kinds = dict(env.rows("SELECT l.path, s.kind FROM location l JOIN sample s ON l.sample_id = s.id"))
+    assert kinds[str(f["loop"])] == "loop" and kinds[str(f["ref"])] == "one-shot"
+    one_shots = [r["path"] for r in jsonl(env.cli("similar", "mykick.wav", "--json", "--limit", "100").stdout)]
+    assert str(f["loop"]) not in one_shots and len(one_shots) == len(f) - 3  # not itself, its copy or the loop
+    every = [r["path"] for r in jsonl(env.cli("similar", "mykick.wav", "--json", "--limit", "100", "--any-kind").stdout)]
+    assert str(f["loop"]) in every and len(every) == len(f) - 2
+    assert env.cli("similar", "beat.wav", "--json").stdout == ""  # the only loop: no other loop to offer
+    assert "mykick.wav" in env.cli("similar", "beat.wav", "--json", "--any-kind").stdout
 
 
 def test_an_unknown_or_ambiguous_reference_is_one_line(lib):

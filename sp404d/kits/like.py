@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sp404d.analysis import embedding
 from sp404d.errors import Sp404dError
 from sp404d.kits import search
-from sp404d.kits.query import Query, QueryError
+from sp404d.kits.query import Query, QueryError, parse
 from sp404d.library import similar_index
 from sp404d.library.models import Location, Sample
 from sp404d.library.similar_index import SimilarIndex
@@ -91,6 +91,15 @@ def ranked(query: Query, index: SimilarIndex | None = None, aspect: str = "all",
 
 
 def _ranked(ref: Reference, rest: Query, index: SimilarIndex | None, aspect: str, limit: int | None) -> list[dict]:
+    index, vector = _looked_up(ref, index, aspect)
+    if not rest.clauses:
+        return _nearest_present(index, vector, ref.sound, aspect, limit)
+    rows = {sound_of(r): r for r in search.sounds(rest)}
+    return _with_distances(index.nearest(vector, limit, aspect, among=rows, exclude={ref.sound}), rows)
+
+
+def _looked_up(ref: Reference, index: SimilarIndex | None, aspect: str):
+    """(the index, REF's vector), or a one-line error."""
     if aspect not in embedding.ASPECT_NAMES:
         raise QueryError(f"unknown aspect {aspect!r} (aspects: {', '.join(embedding.ASPECT_NAMES)})")
     if index is None:  # the daemon's live index in its process, else the vectors read for this search
@@ -99,24 +108,23 @@ def _ranked(ref: Reference, rest: Query, index: SimilarIndex | None, aspect: str
     if vector is None:
         raise UnknownReference(f"{ref.path or ref.sample_id}: that sound has no similarity vector yet (an older sp404d "
                                f"analysed it; the daemon re-analyses it when idle, or run `sp404d import --reanalyse`)")
-    if not rest.clauses:
-        return _nearest_present(index, vector, ref.sound, aspect, limit)
-    rows = {sound_of(r): r for r in search.sounds(rest)}
-    return _with_distances(index.nearest(vector, limit, aspect, among=rows, exclude={ref.sound}), rows)
+    return index, vector
 
 
-def _nearest_present(index: SimilarIndex, vector, exclude: int, aspect: str, limit: int | None) -> list[dict]:
-    """No other terms: the nearest sounds of the index, asking the library only for those, and
-    looking further while too few of them have a file present (a library rarely has many gone)."""
+def _nearest_present(index: SimilarIndex, vector, exclude: int, aspect: str, limit: int | None,
+                     only: Query = Query()) -> list[dict]:
+    """No other terms (or only `only`'s, a cheap filter such as the kind): the nearest sounds of the
+    index, asking the library only for those, and looking further while too few of them have a
+    file present and pass `only` (a library rarely has many gone)."""
     k = 2 * (limit or 0) + 8
     while limit is not None and k <= WIDEST:
         hits = index.nearest(vector, k, aspect, exclude={exclude})
-        rows = {sound_of(r): r for r in search.sounds(Query(), groups=[s for s, _ in hits])}
+        rows = {sound_of(r): r for r in search.sounds(only, groups=[s for s, _ in hits])}
         found = _with_distances(hits, rows)
         if len(found) >= limit or len(hits) < k:
             return found[:limit]
         k *= 4
-    rows = {sound_of(r): r for r in search.sounds(Query())}
+    rows = {sound_of(r): r for r in search.sounds(only)}
     return _with_distances(index.nearest(vector, limit, aspect, among=rows, exclude={exclude}), rows)
 
 
@@ -124,13 +132,29 @@ def _with_distances(hits: list[tuple[int, float]], rows: dict[int, dict]) -> lis
     return [{**rows[s], "distance": round(d, 4)} for s, d in hits if s in rows]
 
 
-def similar(ref: str, limit: int = 20, aspect: str = "all", index: SimilarIndex | None = None) -> dict:
-    """What `sp404d similar` and the socket's `similar` answer: the reference and its sounds."""
+def similar(ref: str, limit: int = 20, aspect: str = "all", index: SimilarIndex | None = None,
+            any_kind: bool = False) -> dict:
+    """What `sp404d similar` and the socket's `similar` answer: the reference and its sounds. A
+    one-shot's sounds are one-shots and a loop's are loops (a kick asked about wants kicks, not
+    the drum loops whose spectrum is mostly kick), unless `any_kind`."""
     if not isinstance(ref, str) or not ref:
         raise QueryError('"ref" must be a sample id, a path or a file name')
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
         raise QueryError('"limit" must be a whole number of at least 1')
+    if not isinstance(any_kind, bool):
+        raise QueryError('"any_kind" must be true or false')
     r = reference(ref)
-    sounds = _ranked(r, Query(), index, aspect, limit)
-    return {"reference": {"sample_id": r.sample_id, "sound": r.sound, "path": r.path}, "aspect": aspect,
-            "sounds": sounds}
+    kind = None if any_kind else _kind_of(r)
+    only = parse(f"kind:{kind}") if kind else Query()
+    index, vector = _looked_up(r, index, aspect)
+    sounds = _nearest_present(index, vector, r.sound, aspect, limit, only)
+    return {"reference": _shown(r), "aspect": aspect, "kind": kind, "sounds": sounds}
+
+
+def _shown(r: Reference) -> dict:
+    return {"sample_id": r.sample_id, "sound": r.sound, "path": r.path}
+
+
+def _kind_of(r: Reference) -> str | None:
+    row = Sample._meta.database.execute_sql("SELECT kind FROM sample WHERE id = ?", (r.sample_id,)).fetchone()
+    return row[0] if row and row[0] in ("loop", "one-shot") else None

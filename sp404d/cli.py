@@ -302,19 +302,21 @@ def cmd_import(cfg, args) -> int:
     return 0 if job["done"] else 130
 
 
-def run_job(cfg, command: str, paths: list[str], json_out: bool) -> dict:
-    """Run an intake job (import, reanalyse, retry) in the daemon when it runs, else here."""
+def run_job(cfg, command: str, paths: list[str], json_out: bool, category: str | None = None) -> dict:
+    """Run an intake job (import, reanalyse, retry) in the daemon when it runs, else here.
+    `category`: a retry of one failure category only."""
     from sp404d.control.client import Client, daemon_running
     from sp404d.control.follow import follow_job
 
     if daemon_running(cfg.socket_path):  # the daemon is the library's writer: hand the work over
         with Client(cfg.socket_path) as client:
-            job = client.request(command, **({"paths": paths} if paths else {}))["job"]
+            job = client.request(command, **({"paths": paths} if paths else {}),
+                                 **({"category": category} if category else {}))["job"]
             return follow_job(lambda: client.request("job", id=job["id"])["job"], json_out=json_out)
-    return _import_here(cfg, paths, json_out, mode=command)
+    return _import_here(cfg, paths, json_out, mode=command, category=category)
 
 
-def _import_here(cfg, paths: list[str], json_out: bool, mode: str = "import") -> dict:
+def _import_here(cfg, paths: list[str], json_out: bool, mode: str = "import", category: str | None = None) -> dict:
     from sp404d.control.follow import follow_job
     from sp404d.engine import Engine
     from sp404d.lock import held_here
@@ -328,7 +330,7 @@ def _import_here(cfg, paths: list[str], json_out: bool, mode: str = "import") ->
             try:
                 engine.start()
                 job = {"reanalyse": lambda: engine.reanalyse(paths or None),
-                       "retry": lambda: engine.retry(paths or None),
+                       "retry": lambda: engine.retry(paths or None, category),
                        "import": lambda: engine.scan(paths, kind="import")}[mode]()
                 result = follow_job(job.as_dict, json_out=json_out, stop=lambda: bool(interrupted))
                 engine.writer.flush(60)
@@ -347,7 +349,7 @@ def cmd_failures(cfg, args) -> int:
     if args.category is not None and args.category not in known:
         raise Sp404dError(f"unknown failure category {args.category!r} (categories: {', '.join(known)})")
     if args.retry:
-        job = run_job(cfg, "retry", [], args.json)
+        job = run_job(cfg, "retry", [], args.json, category=args.category)
         print_summary(job, args.json)
         return 0 if job["done"] else 130
     sys.stdout.reconfigure(errors="surrogateescape")

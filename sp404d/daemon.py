@@ -230,7 +230,7 @@ class Daemon:
             "resume": lambda a: self._pause(False),
             "rescan": lambda a: {"job": self.rescan().as_dict()},
             "import": lambda a: {"job": self._import(a).as_dict()},
-            "retry": lambda a: {"job": self.engine.retry(self._paths(a, required=False)).as_dict()},
+            "retry": lambda a: {"job": self.engine.retry(self._paths(a, required=False), _failure_category(a)).as_dict()},
             "reanalyse": lambda a: {"job": self.engine.reanalyse(self._paths(a, required=False)).as_dict()},
             "job": lambda a: {"job": self._job(a).as_dict()},
             "kit-edit": connected(self._kit_edit),
@@ -306,3 +306,14 @@ class Daemon:
         s["syncing"] = self.cards.syncing() if self.cards else None
         s["started_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.engine.started))
         return s
+
+
+def _failure_category(args: dict) -> str | None:
+    """The socket's optional "category" of a retry, one of errors.FailureCategory's names."""
+    from sp404d.errors import FailureCategory
+
+    category = args.get("category")
+    known = [c.value for c in FailureCategory]
+    if category is not None and category not in known:
+        raise Sp404dError(f'"category" must be one of {", ".join(known)}')
+    return category

@@ -84,10 +84,14 @@ class Engine:
 
         return self._background(kind, roots or (), work)
 
-    def retry(self, roots: list[str] | None = None) -> Job:
-        """Analyse failed files again (all, or those under `roots`), changed or not."""
+    def retry(self, roots: list[str] | None = None, category: str | None = None) -> Job:
+        """Analyse failed files again (all, or those under `roots`, or of one failure `category`),
+        changed or not."""
+        from sp404d.library.models import Failure
+
         def work(job: Job) -> None:
-            self.pipeline.reanalyse(queries.failed_paths(roots), job)
+            where = None if category is None else Failure.category == category
+            self.pipeline.reanalyse(queries.failed_paths(roots, where=where), job)
 
         return self._background("retry", roots or (), work)
 

@@ -63,6 +63,11 @@ def test_library_commands_without_a_daemon(daemon_env, tmp_path):
     assert {f["attempts"] for f in lines(env.cli("failures", "--json"))} == {2}
     assert "5 failed file(s)" in env.cli("failures").stdout
     assert {f["category"] for f in lines(env.cli("failures", "--category", "empty", "--json"))} == {"empty"}
+    empties = len(lines(env.cli("failures", "--category", "empty", "--json")))
+    retry = env.cli("failures", "--retry", "--category", "empty", "--json")  # only that category is tried again
+    assert retry.returncode == 0 and json.loads(retry.stdout)["failed"] == empties
+    assert {(f["category"], f["attempts"]) for f in lines(env.cli("failures", "--json"))} == {
+        ("empty", 3), ("corrupt", 2), ("unsupported", 2)}
     one_line_error(env.cli("failures", "--category", "bogus"), 1,
                    "unknown failure category 'bogus' (categories: unreadable, empty, unsupported, corrupt, too-large, "
                    "timeout, crash)")

@@ -145,6 +145,24 @@ def test_a_flac_that_ffmpeg_decodes_short_fails_as_corrupt(tmp_path):
         _whole(short, raw[:4096])
 
 
+def test_a_flac_that_does_not_say_its_length_is_read_whole_by_ffmpeg_or_asks_for_it(tmp_path, monkeypatch):
+    """libsndfile fails part-way through a FLAC whose STREAMINFO says 0 samples (a streamed
+    encode); it is a good file: ffmpeg reads it whole, and without ffmpeg it is unsupported, not corrupt."""
+    from fixtures.malformed import flac_length_unknown, sound_bytes
+    from sp404d.analysis import decode as decode_module
+
+    raw = sound_bytes("FLAC", seed=3, seconds=2.0)
+    whole, streamed = tmp_path / "whole.flac", tmp_path / "streamed.flac"
+    whole.write_bytes(raw)
+    streamed.write_bytes(flac_length_unknown(raw))
+    if shutil.which("ffprobe") is not None:
+        a, b = analyse(str(whole)), analyse(str(streamed))
+        assert b["ok"] and b["frames"] == a["frames"] == 88200 and b["pcm_hash"] == a["pcm_hash"], b
+    monkeypatch.setattr(decode_module, "ffmpeg_available", lambda: False)
+    r = analyse(str(streamed))
+    assert (r["ok"], r["category"]) == (False, "unsupported") and "needs ffmpeg" in r["message"]
+
+
 def test_the_malformed_corpus_fails_or_is_recorded_as_it_says(tmp_path):
     """fixtures/malformed.py, in this process (the daemon's test drops it into a watched folder)."""
     from fixtures import malformed

@@ -230,7 +230,10 @@ def decode(path: str, keep_seconds: float = 300.0) -> Decoded:
     acid, embedded = _check_riff(path, size) if container == "wav" else (None, None)
     if container == "aiff":
         _check_aiff(path, size)
-    if container != "m4a":  # libsndfile cannot read MP4 containers at all
+    # libsndfile cannot read MP4 containers at all, nor a FLAC written as a stream (STREAMINFO says
+    # 0 samples: its reads fail with "psf_fseek() failed" before the end); ffmpeg reads both
+    unknown_length = container == "flac" and head[:4] == b"fLaC" and declared.flac_total_frames(head) is None
+    if container != "m4a" and not unknown_length:
         try:
             decoded = _decode_soundfile(path, container, keep_seconds, embedded)
             decoded.acid = acid
@@ -238,11 +241,14 @@ def decode(path: str, keep_seconds: float = 300.0) -> Decoded:
         except sf.LibsndfileError as e:
             first_error = str(e)
     else:
-        first_error = "libsndfile does not read M4A/AAC"
+        first_error = "libsndfile does not read M4A/AAC" if container == "m4a" else "libsndfile does not read it"
     if ffmpeg_available():
         decoded = _decode_ffmpeg(path, container, keep_seconds)
         decoded.acid = acid
         return _whole(decoded, head)
     if container == "m4a":
         raise AnalysisFailed(FailureCategory.UNSUPPORTED, "M4A/AAC needs ffmpeg: install it (apt install ffmpeg / brew install ffmpeg)")
+    if unknown_length:
+        raise AnalysisFailed(FailureCategory.UNSUPPORTED, "a FLAC whose header does not say its length needs ffmpeg: "
+                                                          "install it (apt install ffmpeg / brew install ffmpeg)")
     raise AnalysisFailed(FailureCategory.CORRUPT, f"{container} file cannot be decoded: {first_error}")

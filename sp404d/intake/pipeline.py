@@ -295,9 +295,9 @@ class Pipeline:
                 _, path, job = effect
                 self._retry.append(Item(path, job, counted=True))
         snap = self.progress.snapshot()
-        with self.progress.lock:
+        with self.progress.lock:  # the rate is also resumed under it, when files are seen
             total = self.progress.counters["recorded"] + self.progress.counters["failed"]
-        self.progress.rate.add(time.time(), total)
+            self.progress.rate.add(time.time(), total)
         self.events.publish("progress", recorded=recorded, failed=failed, counters=snap["counters"],
                             jobs=snap["jobs"])
 

@@ -69,8 +69,19 @@ class RateMeter:
         while len(self._points) > 2 and self._points[1][0] <= now - self.window:
             self._points.popleft()
 
+    def resume(self, now: float) -> None:
+        """Files are on their way again. After a window with nothing finished, the rate is measured
+        from now: a drop after an idle hour is not averaged over the hour."""
+        t1, n1 = self._points[-1]
+        if now - t1 > self.window:
+            self._points.append((now, n1))
+
     def rate(self, now: float) -> float:
-        (t0, n0), (t1, n1) = self._points[0], self._points[-1]
+        # the baseline: the latest point with the oldest point's count (the same count later is a tighter baseline)
+        i = 0
+        while i + 1 < len(self._points) and self._points[i + 1][1] == self._points[0][1]:
+            i += 1
+        (t0, n0), (t1, n1) = self._points[i], self._points[-1]
         if n1 == n0 or now - t1 > self.window:  # nothing finished in the last window
             return 0.0
         return (n1 - n0) / max(now - t0, 1e-3)
@@ -146,6 +157,8 @@ class Progress:
 
     def _count(self, name, job, n=1, category=None) -> None:
         self.counters[name] += n
+        if name == "seen":
+            self.rate.resume(time.time())
         if category:
             self.failed_by_category[category] += n
         if job is not None:

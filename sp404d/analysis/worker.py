@@ -37,7 +37,9 @@ from sp404d.errors import AnalysisFailed, FailureCategory
 #    octave from where kick and hats recur, with the runner-up kept as bpm_alt.
 # 9: a vector per sound (embedding.py: timbre, envelope, pitch) for "more like this"; a library
 #    analysed before it gets its vectors by re-analysis; a loop whose chroma is flat gets no key.
-ANALYSIS_VERSION = 9
+# 10: the vector also hears the hit's level at fixed times after its peak, its mel spectrum and its
+#    strongest partial (embedding.VERSION 3): claps and rims find their own kind more often.
+ANALYSIS_VERSION = 10
 
 
 def identity(d: Decoded, y=None) -> dict:

@@ -30,6 +30,7 @@ def build(n: int, seed: int = 0) -> SimilarIndex:
     with index._lock:  # what load() makes from the library, without a library
         index._ids = np.arange(1, n + 1, dtype=np.int64)
         index._matrix = m
+        index._norms = embedding.sq_norms(m)
         index._n = n
         index._pos = {i: i - 1 for i in range(1, n + 1)}
     return index

@@ -27,6 +27,9 @@ WRAP_TAIL_DB = -30.0       # ...and does not end in a tail this far below it (st
 WRAP_RECURS_CLEAR = 0.22  # beats that recur this clearly make a loop even when it ends in silence (the song
                            # breaks before the bar line): strums reach 0.19; of the dev corpus's and dev set's
                            # one-shots starting near their level none ends in silence above 0.2
+WRAP_RECURS_FAINT = 0.15   # ...or recur faintly in a passage whose colour keeps turning (kick, hats, bass in turn,
+WRAP_TURNS = 3.0           # rhythm.Wrap.turns above this: loops 1.3-7.6 dB a frame, strums 0.7-0.8, ringing hits
+                           # under 3.5 where they recur this much), ending in silence or not
 WRAP_LEVEL_DB = 10.0       # a sustained excerpt starts and ends within this of its median level...
 WRAP_SUPPORT = 0.5         # ...and its onsets support a whole-bar tempo as tempo() asks (half the best salience)
 AUDIO_OVERRULES = 2 / 3   # the audio's share between an ambiguous name's two meanings that overrules its usual one
@@ -95,7 +98,8 @@ def wraps(w: Wrap | None, active_fraction: float) -> bool:
     if w is None:
         return False
     lo, hi = WRAP_START_DB
-    if lo <= w.start_db <= hi and (w.end_db >= WRAP_TAIL_DB and w.recurs >= WRAP_RECURS or w.recurs >= WRAP_RECURS_CLEAR):
+    if lo <= w.start_db <= hi and (w.end_db >= WRAP_TAIL_DB and w.recurs >= WRAP_RECURS or w.recurs >= WRAP_RECURS_CLEAR
+                                   or w.recurs >= WRAP_RECURS_FAINT and w.turns >= WRAP_TURNS):
         return True
     return (active_fraction >= KEEPS_SOUNDING and abs(w.start_db) <= WRAP_LEVEL_DB and w.end_db >= -WRAP_LEVEL_DB
             and w.support >= WRAP_SUPPORT)

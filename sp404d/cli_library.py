@@ -352,6 +352,8 @@ def format_sync(r: dict, dry_run: bool) -> str:
                                      else "left alone (not written by sp404d)"))
     for kit, pads in r["empty_pads"].items():
         lines.append(f"  kit {kit}: empty pad(s) {', '.join(map(str, pads))}")
+    for rel, why in r.get("unreadable", {}).items():
+        lines.append(f"  {rel}: not written, its source cannot be read: {why}")
     if r.get("error"):
         lines.append(f"  stopped: {r['error']}")
     return "\n".join(lines)

@@ -192,3 +192,41 @@ def test_a_card_pulled_mid_move_is_consistent_and_the_next_sync_completes(daemon
     manifest = assert_card_consistent(card.path)
     assert len(manifest["files"]) == 32 and not any(e.get("pending") for e in manifest["files"].values())
     assert sorted(p.name[:2] for p in (card.path / "IMPORT" / "NEW").iterdir()) == [f"{i:02d}" for i in range(1, 17)]
+
+
+def test_a_wav_carrying_ogg_vorbis_renders_and_a_source_that_cannot_be_read_waits_while_the_rest_are_written(
+        daemon_env, card, tmp_path):
+    """LMMS ships samples as WAVs holding an Ogg Vorbis stream: analysis reads them, and so must the
+    card (ffmpeg has no decoder for them). A source that cannot be read at all (spoiled on disk
+    since its import) leaves its pad for a later sync, named in one line; every other pad is written."""
+    import shutil
+
+    from tests.test_analysis import vorbis_in_wav
+
+    env = daemon_env
+    kits = imported_kits(env, tmp_path)()
+    sources = sorted({p.row["path"] for _, pads in kits for p in pads if p.row})
+    ogg_wav, spoiled = sources[0], sources[1]
+    plain = tmp_path / "plain.ogg"
+    write(plain, hit(77, 0.4))
+    shutil.copyfile(ogg_wav, tmp_path / "kept.wav")
+    with open(ogg_wav, "wb") as f:  # the same pad, now a Vorbis-in-WAV file
+        f.write(vorbis_in_wav(plain.read_bytes()))
+    with open(spoiled, "wb") as f:
+        f.write(b"RIFF" + bytes(300))
+    card.mount()
+    card.layout()
+    report = Card(card.path).sync(kits)
+    wants = [w for w in report.plan.write]
+    bad = {w.rel for w in wants if w.source == spoiled}
+    assert report.error is None and bad and set(report.unreadable) == bad, report.as_dict()
+    assert report.written == len(wants) - len(bad)
+    assert all(not (card.path / rel).exists() for rel in bad)
+    assert any(w.source == ogg_wav and (card.path / w.rel).stat().st_size > 44 for w in wants)
+    text = format_sync(report.as_dict(), dry_run=False)
+    assert f"not written, its source cannot be read: {spoiled}:" in text and "Traceback" not in text
+    assert_card_consistent(card.path)
+    shutil.copyfile(tmp_path / "kept.wav", spoiled)  # the source is good again: the next sync writes its pad
+    again = Card(card.path).sync(kits)
+    assert again.error is None and not again.unreadable and again.written == len(bad)
+    assert_card_consistent(card.path)

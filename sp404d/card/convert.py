@@ -12,19 +12,45 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from sp404d.analysis import riff
+
 RATE = 48000
+
+
+class RenderError(Exception):
+    """A source that cannot be read for the card (one line: why)."""
+
+
+def _embedded_ogg(path: str) -> io.BytesIO | None:
+    """The Ogg stream of a WAV that carries Ogg Vorbis (as some LMMS samples do), which ffmpeg has
+    no decoder for ("codec none") and libsndfile reads only on its own, as analysis does."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        info = riff.read_chunks(f, size)
+        where = riff.embedded_ogg(f, info, riff.format_tag(f, info)) if info else None
+        if where is None:
+            return None
+        f.seek(where[0])
+        return io.BytesIO(f.read(where[1]))
 
 
 def _read(path: str) -> tuple[np.ndarray, int, bool]:
     """(frames x channels float32, rate, already 16-bit PCM). ffmpeg for what libsndfile cannot read."""
     try:
-        with sf.SoundFile(os.fsencode(path)) as f:  # bytes: soundfile would encode a str strictly
+        source = _embedded_ogg(path) or os.fsencode(path)  # bytes: soundfile would encode a str strictly
+        with sf.SoundFile(source) as f:
             is16 = f.subtype == "PCM_16"
             return f.read(dtype="float32", always_2d=True), f.samplerate, is16
     except (sf.LibsndfileError, RuntimeError):
         pass
-    out = subprocess.run(["ffmpeg", "-v", "error", "-i", path, "-f", "f32le", "-ac", "2", "-ar", str(RATE), "-"],
-                         capture_output=True, check=True, timeout=300).stdout
+    try:
+        out = subprocess.run(["ffmpeg", "-v", "error", "-i", path, "-f", "f32le", "-ac", "2", "-ar", str(RATE), "-"],
+                             capture_output=True, check=True, timeout=300).stdout
+    except FileNotFoundError:
+        raise RenderError("neither libsndfile nor ffmpeg (not installed) reads it") from None
+    except subprocess.CalledProcessError as e:
+        why = e.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise RenderError(f"ffmpeg could not decode it: {why[-1] if why else 'exit ' + str(e.returncode)}") from None
     return np.frombuffer(out, np.float32).reshape(-1, 2), RATE, False
 
 

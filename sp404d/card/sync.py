@@ -27,7 +27,7 @@ import xxhash
 
 from sp404d import logs
 from sp404d.card import manifest as manifest_store
-from sp404d.card.convert import render
+from sp404d.card.convert import RenderError, render
 from sp404d.card.naming import pad_file_names
 from sp404d.card.plan import Plan, Want, plan
 from sp404d.card.root import CardRoot
@@ -53,14 +53,17 @@ class Report:
     bytes_written: int = 0
     bytes_read: int = 0   # pad files read back to check them (the rest were taken on their stamp)
     empty_pads: dict = field(default_factory=dict)   # kit -> [pad, ...]
+    unreadable: dict = field(default_factory=dict)   # card path -> why its source could not be rendered
+    done: set = field(default_factory=set)           # card paths written or moved by this sync
     finished_at: float | None = None
     error: str | None = None
 
     def as_dict(self) -> dict:
         return {"card": self.card, "written": self.written, "moved": self.moved, "removed": self.removed, "kept": len(self.plan.keep),
                 "blocked": self.plan.blocked, "changed": self.plan.changed, "bytes_written": self.bytes_written,
-                "bytes_read": self.bytes_read, "empty_pads": self.empty_pads,
-                "pending": ([w.rel for _, w in self.plan.move][self.moved:] + [w.rel for w in self.plan.write][self.written:]
+                "bytes_read": self.bytes_read, "empty_pads": self.empty_pads, "unreadable": self.unreadable,
+                "pending": ([w.rel for _, w in self.plan.move][self.moved:]
+                            + [w.rel for w in self.plan.write if w.rel not in self.done and w.rel not in self.unreadable]
                             if self.error else []),
                 "finished_at": self.finished_at, "error": self.error,
                 "plan": {"write": [w.rel for w in self.plan.write], "move": [[rel, w.rel] for rel, w in self.plan.move],
@@ -181,7 +184,13 @@ class Card(CardRoot):
             for w in p.write:
                 if stop():
                     raise CardError("sync stopped")
-                data = render(w.source)
+                try:
+                    data = render(w.source)
+                except (RenderError, OSError) as e:
+                    # the source on the computer, not the card: this pad waits, the rest are written
+                    report.unreadable[w.rel] = f"{w.source}: {e}"
+                    log.warning("cannot render for the card", source=w.source, card_path=w.rel, error=str(e))
+                    continue
                 entry = _entry(w, len(data), xxhash.xxh3_128_hexdigest(data))
                 # pending first: if the card goes mid-write, the next sync knows both the old content
                 # (still ours to replace) and the new (ours if the rename happened)
@@ -196,6 +205,7 @@ class Card(CardRoot):
                 self._write_atomic(w.rel, data, tmp_dir=TMP)
                 manifest["files"][w.rel] = {**entry, "mtime_ns": self._mtime(w.rel)}
                 report.written += 1
+                report.done.add(w.rel)
                 report.bytes_written += len(data)
             for rel in p.remove:
                 self._guard()

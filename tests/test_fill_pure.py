@@ -56,3 +56,16 @@ def test_alternatives_are_nearest_first_never_the_sound_its_copies_or_other_pads
     vecs = np.array([[3.0], [0.0], [1.0], [2.0], [0.5]])
     got = fill.alternatives(current, np.array([0.0]), cands, vecs, euclid, limit=3, taken={-45})
     assert [(r["sample_id"], d) for r, d in got] == [(43, 1.0), (44, 2.0), (41, 3.0)]
+
+
+def test_a_kit_of_one_shots_is_filled_with_one_shots_and_alternatives_keep_the_pads_kind():
+    loop = dict(row(50, "drum-loop", "beat_warm", duration=4.0), kind="loop")
+    hat = row(51, "hat-closed", "hat_warm")
+    got = fill.plan(KIT, KIT_V, [loop, hat], np.array([[0.0, 0.0], [5.0, 0.0]]), [3, 4], euclid)
+    assert [c.row["sample_id"] for c in got] == [51]  # the nearer loop is not a drum kit's sound
+    loops = [dict(row(52, "drum-loop", "beat_a", duration=4.0), kind="loop")]
+    assert [c.row["sample_id"] for c in fill.plan(loops, np.zeros((1, 2)), [loop, hat], np.zeros((2, 2)), [2],
+                                                  euclid)] == [50]
+    alts = fill.alternatives(row(53, "hat-closed", "hat_x"), np.array([0.0, 0.0]), [loop, hat],
+                             np.array([[0.0, 0.0], [5.0, 0.0]]), euclid, limit=5)
+    assert [r["sample_id"] for r, _ in alts] == [51]

@@ -7,7 +7,8 @@ hats, clap, ...); once every role the library offers is on the kit, the least-re
 is taken again. Within a role the sound nearest in feel wins; a sound that does not fit a pad at
 all (score.fit: silent, its name contradicting its category, a length outside its role's limits)
 is never taken, and no two pads hold one sound or two layers of one drum (score.identity), as
-for any kit.
+for any kit. A kit whose chosen pads are all one-shots is completed with one-shots (all loops:
+with loops).
 
 `kit alt` lists the sounds nearest to one pad's sound (within that pad's query, if it has one).
 """
@@ -52,11 +53,15 @@ def plan(chosen: list[dict], chosen_vectors: np.ndarray, candidates: list[dict],
         return []
     used = {sound(r) for r in chosen}
     drums = {sc.identity(r["path"]) for r in chosen}
+    kinds = {r.get("kind") for r in chosen}
+    kind = kinds.pop() if len(kinds) == 1 else None  # a kit of one-shots is completed with one-shots
     roles = Counter(r.get("category") for r in chosen)
     far = feel(chosen_vectors, candidate_vectors, distances) if len(chosen) else np.zeros(len(candidates))
     by_role: dict[str, list[int]] = {}
     for i in np.argsort(far, kind="stable"):  # nearest in feel first, within each role
         row = candidates[int(i)]
+        if kind is not None and row.get("kind") != kind:
+            continue
         if row.get("category") in ROLE_ORDER and sound(row) not in used and sc.fit(row).score is not None:
             by_role.setdefault(row["category"], []).append(int(i))
     choices = []
@@ -87,14 +92,15 @@ def plan(chosen: list[dict], chosen_vectors: np.ndarray, candidates: list[dict],
 def alternatives(current: dict, current_vector: np.ndarray, candidates: list[dict], candidate_vectors: np.ndarray,
                  distances: Distances, limit: int, taken: set[int] = frozenset()) -> list[tuple[dict, float]]:
     """The sounds nearest to `current` among `candidates`, never itself or its copies (its
-    group), nor a sound on another pad of the kit (`taken`)."""
+    group), nor a sound on another pad of the kit (`taken`); of its kind (a hat's alternatives are
+    one-shots, not the drum loops whose hats sound alike), as `sp404d similar` answers."""
     if not candidates:
         return []
     d = distances(current_vector, candidate_vectors)
     out = []
     for i in np.argsort(d, kind="stable"):
         row = candidates[int(i)]
-        if sound(row) == sound(current) or sound(row) in taken:
+        if sound(row) == sound(current) or sound(row) in taken or row.get("kind") != current.get("kind"):
             continue
         out.append((row, float(d[int(i)])))
         if len(out) == limit:

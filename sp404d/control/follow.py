@@ -184,7 +184,7 @@ def follow_job(get_job: Callable[[], dict], json_out: bool = False, stop: Callab
             return job
         if not json_out and time.monotonic() - last_line >= 2.0:
             last_line = time.monotonic()
-            total = job["total"] if job["total"] is not None else "?"
-            print(f"{job['completed']}/{total} done: recorded {job['recorded']}, unchanged {job['unchanged']}, "
+            of = f" of {job['total']}" if job["total"] is not None else " (still counting)"
+            print(f"working: {job['completed']}{of} so far: recorded {job['recorded']}, unchanged {job['unchanged']}, "
                   f"failed {job['failed']}", file=sys.stderr, flush=True)
         time.sleep(0.2)

@@ -161,3 +161,15 @@ def test_the_daemon_serves_similar_and_finds_a_sound_that_just_arrived(daemon_en
     r = env.cli("similar", "nope.wav")
     assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1
     assert env.stop() == 0
+
+
+def test_a_file_that_could_not_be_analysed_is_named_as_such_not_as_unknown(lib):
+    env, f = lib
+    broken = f["ref"].parent.parent / "Broken" / "empty one.wav"
+    broken.parent.mkdir()
+    broken.write_bytes(b"")
+    assert env.cli("import", str(broken.parent)).returncode == 0
+    for ref in ("empty one.wav", "empty one", str(broken)):
+        r = env.cli("similar", ref)
+        assert r.returncode != 0 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert f"{broken} could not be analysed (empty: " in r.stderr and "sp404d failures" in r.stderr, r.stderr

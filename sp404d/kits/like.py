@@ -55,7 +55,7 @@ def reference(ref: str) -> Reference:
         rows = sql("SELECT s.id, COALESCE(s.group_id, s.id), l.path FROM location l JOIN sample s ON l.sample_id = s.id "
                    "WHERE l.path = ?", (Location.path.db_value(path),)).fetchall()
         if not rows:
-            raise UnknownReference(f"the library has no file {path}")
+            raise UnknownReference(_failed(path, by_path=True) or f"the library has no file {path}")
         return _ref(rows[0])
     wanted = ref.lower()
     escaped = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -65,13 +65,31 @@ def reference(ref: str) -> Reference:
              if wanted in _names(Location.path.python_value(r[2]))]
     sounds = {r[1] for r in found}
     if not found:
-        raise UnknownReference(f"no file is called {ref!r} (give a sample id, a path or a file name)")
+        raise UnknownReference(_failed(ref, by_path=False)
+                               or f"no file is called {ref!r} (give a sample id, a path or a file name)")
     if len(sounds) > 1:
         paths = [Location.path.python_value(r[2]) for r in found]
         more = f" and {len(paths) - SHOWN} more" if len(paths) > SHOWN else ""
         raise UnknownReference(f"{len(sounds)} different sounds are called {ref!r}: "
                                f"{', '.join(paths[:SHOWN])}{more}; give a path or a sample id")
     return _ref(found[0])
+
+
+def _failed(ref: str, by_path: bool) -> str | None:
+    """Why REF has no sound, when it is a file that could not be analysed: say so, not "no such file"."""
+    sql = Sample._meta.database.execute_sql
+    if by_path:
+        rows = sql("SELECT path, category, message FROM failure WHERE path = ?", (Location.path.db_value(ref),)).fetchall()
+    else:
+        escaped = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = [r for r in sql("SELECT path, category, message FROM failure WHERE basename(path) LIKE ? ESCAPE '\\' "
+                               "ORDER BY path", (escaped + "%",)).fetchall()
+                if ref.lower() in _names(Location.path.python_value(r[0]))]
+    if not rows:
+        return None
+    path, category, message = rows[0]
+    return (f"{Location.path.python_value(path)} could not be analysed ({category}: {message}), so it has no "
+            f"similar sounds; `sp404d failures` lists such files")
 
 
 def _names(path: str) -> tuple[str, str]:

@@ -64,6 +64,10 @@ def ensure() -> None:
     """Build the cache in a child process if it is missing, so no long-lived process imports librosa."""
     if path().exists():
         return
+    from sp404d import logs
+
+    logs.get("analysis").info("building the filter banks once (the first start after an install: librosa compiles "
+                              "its numba functions, about 10 s)", cache=str(path()))
     subprocess.run([sys.executable, "-m", "sp404d.analysis.banks"], capture_output=True, timeout=300)
 
 

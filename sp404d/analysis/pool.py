@@ -36,13 +36,17 @@ class AnalysisPool:
         # pools oversubscribe them (measured: 3x slower on 2 cores). Spawned children inherit this.
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
             os.environ.setdefault(var, "1")
-        banks.ensure()  # workers load librosa's filter banks from disk instead of importing librosa
-        self._pool = ProcessPool(max_workers=workers, initializer=initializer,
-                                 context=multiprocessing.get_context("spawn"))
+        self._initializer = initializer
+        self._pool: ProcessPool | None = None  # started by warm(): the daemon's socket answers meanwhile
 
     def warm(self, timeout: float = 120.0) -> None:
-        """Block until every worker has started and run its warm-up; raise WorkersFailed, with
-        the cause in one line, when they cannot (a file missing from the install, a broken numpy)."""
+        """Start the workers and block until every one has run its warm-up; raise WorkersFailed,
+        with the cause in one line, when they cannot (a file missing from the install, a broken
+        numpy). The first start after an install builds librosa's filter banks (about 10 s: librosa
+        compiles its numba functions once), in a child, so no long-lived process imports librosa."""
+        banks.ensure()
+        self._pool = ProcessPool(max_workers=self.workers, initializer=self._initializer,
+                                 context=multiprocessing.get_context("spawn"))
         try:
             answers = [f.result(timeout=timeout) for f in [self._pool.schedule(worker.ready) for _ in range(self.workers)]]
         except FutureTimeout:
@@ -78,6 +82,8 @@ class AnalysisPool:
             return worker.failure(FailureCategory.CRASH, f"{type(e).__name__}: {e}")
 
     def close(self, timeout: float = 10.0) -> None:
+        if self._pool is None:
+            return
         self._pool.close()
         self._pool.join(timeout=timeout)
         if self._pool.active:

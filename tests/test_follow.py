@@ -91,6 +91,10 @@ def test_the_json_stream_tells_every_job_state_and_card_sync_and_waits_through_a
     # a card sync: a state of its own while it writes, and a done event with its report
     card = tmp_path / "card"
     card.mkdir()
+    r = env.cli("sync", "--card", str(card))  # a plain folder is not a card: refused, nothing made in it
+    assert r.returncode == 1 and "does not look like an SP-404MKII card" in r.stderr and not any(card.iterdir())
+    for name in ("IMPORT", "EXPORT"):
+        (card / name).mkdir()
     assert env.cli("sync", "--card", str(card)).returncode == 0
     f.until(lambda e: e["event"] == "started" and e.get("what") == "card-sync", what="the sync to start")
     f.until(lambda e: e["event"] == "state" and e["state"] == "card-syncing", what="the card-syncing state")

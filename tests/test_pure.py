@@ -121,12 +121,14 @@ def test_rate_is_over_the_last_minute():
     r.add(100.0, 700)                    # the baseline moves to t=10: 600 files in 90 s
     assert r.rate(100.0) == pytest.approx(600 / 90)
     assert r.rate(161.0) == 0.0          # nothing finished for over a minute
-    r.resume(3600.0)                     # an idle hour, then a drop: measured from when it arrived
-    r.add(3602.0, 800)
-    assert r.rate(3602.0) == pytest.approx(50.0)
+    r.resume(3600.0)                     # an idle hour, then a drop (settling until 3601)
+    r.add(3602.0, 800)                   # its first batch: the new baseline, no rate yet
+    assert r.rate(3602.0) == 0.0
     r.resume(3603.0)                     # files keep coming: the baseline stays
     r.add(3604.0, 900)
     assert r.rate(3604.0) == pytest.approx(50.0)
+    assert r.rate(3630.0) == pytest.approx(50.0)  # the last minute's work, not averaged over idle seconds
+    assert r.rate(3665.0) == 0.0
 
 
 def strict_loads(raw: bytes):

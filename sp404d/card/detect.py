@@ -14,6 +14,9 @@ from typing import Callable
 from sp404d.errors import Sp404dError
 
 
+OWN_FOLDER = "SP404D"  # where sp404d keeps its manifest on a card it has written
+
+
 @dataclass(frozen=True)
 class Volume:
     path: Path
@@ -43,6 +46,11 @@ def sync_targets(card: str | None, mounted_cards: Callable[[], list[str]], mount
     if card:
         if not os.path.isdir(card):
             raise Sp404dError(f"no card at {card}")
+        top = set(os.listdir(card))
+        if not is_sp404_card(top) and OWN_FOLDER not in {n.upper() for n in top}:
+            # a mistyped --card ~ must not grow IMPORT/ and SP404D/ folders in someone's home
+            raise Sp404dError(f"{card} does not look like an SP-404MKII card (no IMPORT/ beside EXPORT/ or BKUP/ at "
+                              f"its top); give the card's mount point, or make IMPORT/ and EXPORT/ there first")
         return [os.path.abspath(card)]
     mounted_cards = mounted_cards()
     if not mounted_cards:

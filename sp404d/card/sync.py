@@ -28,13 +28,14 @@ import xxhash
 from sp404d import logs
 from sp404d.card import manifest as manifest_store
 from sp404d.card.convert import RenderError, render
+from sp404d.card.detect import OWN_FOLDER
 from sp404d.card.naming import pad_file_names
 from sp404d.card.plan import Plan, Want, plan
 from sp404d.card.root import CardRoot
 from sp404d.errors import Sp404dError
 
 log = logs.get("card")
-OWN = "SP404D"
+OWN = OWN_FOLDER  # sp404d's own folder on the card: the manifest, and temporary files
 TMP = f"{OWN}/tmp"
 JUNK = (".DS_Store",)
 

@@ -57,34 +57,37 @@ class Job:
 
 
 class RateMeter:
-    """Files finished per second over the last `window` seconds, measured from a baseline: the
-    newest point older than the window (at first, the start with a count of 0)."""
+    """Files finished per second over the last `window` seconds of work, measured from a baseline:
+    the newest point older than the window (at first, the start with a count of 0). After a
+    window with nothing finished, the measurement starts again at the first finish of the new
+    work: neither the idle spell nor the settling before the first file counts as work, so a
+    drop's rate (and the ETA from it) is right from its second batch on, and 0 until then."""
 
     def __init__(self, window: float = 60.0, start: float | None = None):
         self.window = window
         self._points: deque[tuple[float, int]] = deque([(time.time() if start is None else start, 0)])
+        self._resumed = False
+
+    def resume(self, now: float) -> None:
+        """Files are on their way again; after an idle spell the next finish is the new baseline."""
+        if self._points and now - self._points[-1][0] > self.window:
+            self._resumed = True
 
     def add(self, now: float, total: int) -> None:
+        if self._resumed:
+            self._points.clear()
+            self._resumed = False
         self._points.append((now, total))
         while len(self._points) > 2 and self._points[1][0] <= now - self.window:
             self._points.popleft()
 
-    def resume(self, now: float) -> None:
-        """Files are on their way again. After a window with nothing finished, the rate is measured
-        from now: a drop after an idle hour is not averaged over the hour."""
-        t1, n1 = self._points[-1]
-        if now - t1 > self.window:
-            self._points.append((now, n1))
-
     def rate(self, now: float) -> float:
-        # the baseline: the latest point with the oldest point's count (the same count later is a tighter baseline)
-        i = 0
-        while i + 1 < len(self._points) and self._points[i + 1][1] == self._points[0][1]:
-            i += 1
-        (t0, n0), (t1, n1) = self._points[i], self._points[-1]
+        if len(self._points) < 2:
+            return 0.0
+        (t0, n0), (t1, n1) = self._points[0], self._points[-1]
         if n1 == n0 or now - t1 > self.window:  # nothing finished in the last window
             return 0.0
-        return (n1 - n0) / max(now - t0, 1e-3)
+        return (n1 - n0) / max(t1 - t0, 1e-3)
 
 
 class Progress:

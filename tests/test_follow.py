@@ -100,6 +100,8 @@ def test_the_json_stream_tells_every_job_state_and_card_sync_and_waits_through_a
     f.until(lambda e: e["event"] == "state" and e["state"] == "card-syncing", what="the card-syncing state")
     synced = f.until(lambda e: e["event"] == "done" and e.get("what") == "card-sync", what="the sync's done event")
     assert synced["card"] == str(card) and synced["report"]["error"] is None and synced["report"]["written"] > 0
+    named = [c for c in env.status()["cards"] if c["path"] == str(card)]  # status lists a card named with --card
+    assert len(named) == 1 and named[0]["role"] == "named" and named[0]["last_sync"]["written"] > 0
 
     # the daemon stops, then comes back: the follower says both and stays
     env.stop()

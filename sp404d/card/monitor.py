@@ -186,8 +186,12 @@ class CardMonitor:
                     log.info("card synced", card=path, written=report.get("written"), moved=report.get("moved"),
                              removed=report.get("removed"), error=report.get("error"))
                     with self._lock:
-                        if path in self.cards:
-                            self.cards[path]["last_sync"] = report
+                        if path not in self.cards:  # named with `sync --card`: status shows it too, as
+                            # "named" (a plain `sync` and the kits' following stay with mounted cards)
+                            self.cards[path] = {"path": path, "label": Path(path).name or path, "role": "named",
+                                                "mounted": True, "seen_at": time.time(), "last_sync": None,
+                                                "ingest_job": None}
+                        self.cards[path]["last_sync"] = report
             finally:  # even after a bug: the sync is over, and status already shows its report
                 self._syncing = None
                 self.engine.events.publish("done", what="card-sync", card=path, dry_run=dry_run, report=report)

@@ -90,17 +90,21 @@ def kind(name_hint: str | None, acid: dict | None, duration: float, onsets: int,
 
 
 def wraps(w: Wrap | None, active_fraction: float) -> bool:
-    """A loop cut on bar lines, by how it wraps around: either its beats recur across the wrap and it
-    starts and ends at about its own level (not a hit standing out of its tail, nor a swell), or it keeps
+    """A loop cut on bar lines, by how it wraps around: either it starts at about its own level (not
+    a hit standing out of its tail, nor a swell) and its beats recur across the wrap, to an end at
+    about that level, or clearly, or faintly in a passage whose colour keeps turning; or it keeps
     sounding at one level from start to end (no attack, no tail) while its onsets support a
     whole-bar tempo. Held notes and pads start with an attack or end in a release; strums and
     cymbals start with a hit."""
     if w is None:
         return False
     lo, hi = WRAP_START_DB
-    if lo <= w.start_db <= hi and (w.end_db >= WRAP_TAIL_DB and w.recurs >= WRAP_RECURS or w.recurs >= WRAP_RECURS_CLEAR
-                                   or w.recurs >= WRAP_RECURS_FAINT and w.turns >= WRAP_TURNS):
-        return True
+    if lo <= w.start_db <= hi:
+        recurs_to_its_end = w.recurs >= WRAP_RECURS and w.end_db >= WRAP_TAIL_DB
+        recurs_clearly = w.recurs >= WRAP_RECURS_CLEAR  # even when the music stops before the bar line
+        keeps_turning = w.recurs >= WRAP_RECURS_FAINT and w.turns >= WRAP_TURNS
+        if recurs_to_its_end or recurs_clearly or keeps_turning:
+            return True
     return (active_fraction >= KEEPS_SOUNDING and abs(w.start_db) <= WRAP_LEVEL_DB and w.end_db >= -WRAP_LEVEL_DB
             and w.support >= WRAP_SUPPORT)
 

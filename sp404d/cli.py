@@ -342,12 +342,10 @@ def _import_here(cfg, paths: list[str], json_out: bool, mode: str = "import", ca
 
 
 def cmd_failures(cfg, args) -> int:
-    from sp404d.errors import FailureCategory
+    from sp404d.errors import failure_category
     from sp404d.library import queries
 
-    known = [c.value for c in FailureCategory]
-    if args.category is not None and args.category not in known:
-        raise Sp404dError(f"unknown failure category {args.category!r} (categories: {', '.join(known)})")
+    failure_category(args.category)
     if args.retry:
         job = run_job(cfg, "retry", [], args.json, category=args.category)
         print_summary(job, args.json)

@@ -22,7 +22,7 @@ from sp404d.config import Config
 from sp404d.control.bind import is_alive
 from sp404d.control.server import ControlServer
 from sp404d.engine import Engine
-from sp404d.errors import Sp404dError
+from sp404d.errors import Sp404dError, failure_category
 from sp404d.lock import LibraryLock
 from sp404d.notify import notify, watchdog_interval
 from sp404d.watch.observer import Hints, Watcher
@@ -230,7 +230,8 @@ class Daemon:
             "resume": lambda a: self._pause(False),
             "rescan": lambda a: {"job": self.rescan().as_dict()},
             "import": lambda a: {"job": self._import(a).as_dict()},
-            "retry": lambda a: {"job": self.engine.retry(self._paths(a, required=False), _failure_category(a)).as_dict()},
+            "retry": lambda a: {"job": self.engine.retry(self._paths(a, required=False),
+                                                         failure_category(a.get("category"))).as_dict()},
             "reanalyse": lambda a: {"job": self.engine.reanalyse(self._paths(a, required=False)).as_dict()},
             "job": lambda a: {"job": self._job(a).as_dict()},
             "kit-edit": connected(self._kit_edit),
@@ -307,13 +308,3 @@ class Daemon:
         s["started_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.engine.started))
         return s
 
-
-def _failure_category(args: dict) -> str | None:
-    """The socket's optional "category" of a retry, one of errors.FailureCategory's names."""
-    from sp404d.errors import FailureCategory
-
-    category = args.get("category")
-    known = [c.value for c in FailureCategory]
-    if category is not None and category not in known:
-        raise Sp404dError(f'"category" must be one of {", ".join(known)}')
-    return category

@@ -67,7 +67,7 @@ def ensure() -> None:
     from sp404d import logs
 
     logs.get("analysis").info("building the filter banks once (the first start after an install: librosa compiles "
-                              "its numba functions, about 10 s)", cache=str(path()))
+                              "its numba functions, about 12 s)", cache=str(path()))
     subprocess.run([sys.executable, "-m", "sp404d.analysis.banks"], capture_output=True, timeout=300)
 
 

@@ -9,7 +9,6 @@ hashed, only the first `keep_seconds` are kept (as float32 mono) for analysis.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
@@ -158,9 +157,7 @@ def _whole(decoded: Decoded, head: bytes) -> Decoded:
 
 def _decode_soundfile(path: str, container: str, keep_seconds: float, embedded: tuple[int, int] | None = None) -> Decoded:
     if embedded:  # the Ogg stream inside a Vorbis WAV, read from memory (max_file_mb bounds it)
-        with open(path, "rb") as raw:
-            raw.seek(embedded[0])
-            source = io.BytesIO(raw.read(embedded[1]))
+        source = riff.ogg_stream(path, embedded)
     else:
         source = os.fsencode(path)  # bytes: soundfile encodes a str path strictly as UTF-8
     with sf.SoundFile(source) as f:

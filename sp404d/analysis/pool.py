@@ -42,7 +42,7 @@ class AnalysisPool:
     def warm(self, timeout: float = 120.0) -> None:
         """Start the workers and block until every one has run its warm-up; raise WorkersFailed,
         with the cause in one line, when they cannot (a file missing from the install, a broken
-        numpy). The first start after an install builds librosa's filter banks (about 10 s: librosa
+        numpy). The first start after an install builds librosa's filter banks (about 12 s: librosa
         compiles its numba functions once), in a child, so no long-lived process imports librosa."""
         banks.ensure()
         self._pool = ProcessPool(max_workers=self.workers, initializer=self._initializer,

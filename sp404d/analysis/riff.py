@@ -6,6 +6,7 @@ reads a truncated WAV as a shorter one) and chunks it does not expose (ACID temp
 
 from __future__ import annotations
 
+import io
 import struct
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -122,3 +123,18 @@ def acid(f: BinaryIO, info: RiffInfo) -> dict | None:
     flags, root, _, _, beats, denominator, numerator, tempo = struct.unpack("<IHHfIHHf", raw)
     return {"one_shot": bool(flags & 0x01), "root_note": root if flags & 0x02 else None, "beats": beats,
             "meter": (numerator, denominator), "tempo": float(tempo) if 20.0 <= tempo <= 400.0 else None}
+
+
+def ogg_in_wav(path: str) -> tuple[int, int] | None:
+    """(offset, size) of the Ogg stream of a Vorbis-in-WAV file at `path`, or None (any other file)."""
+    with open(path, "rb") as f:
+        f.seek(0, 2)
+        info = read_chunks(f, f.tell())
+        return embedded_ogg(f, info, format_tag(f, info)) if info else None
+
+
+def ogg_stream(path: str, where: tuple[int, int]) -> io.BytesIO:
+    """The embedded Ogg stream at `where` (embedded_ogg's answer), in memory, for libsndfile."""
+    with open(path, "rb") as f:
+        f.seek(where[0])
+        return io.BytesIO(f.read(where[1]))

@@ -21,23 +21,13 @@ class RenderError(Exception):
     """A source that cannot be read for the card (one line: why)."""
 
 
-def _embedded_ogg(path: str) -> io.BytesIO | None:
-    """The Ogg stream of a WAV that carries Ogg Vorbis (as some LMMS samples do), which ffmpeg has
-    no decoder for ("codec none") and libsndfile reads only on its own, as analysis does."""
-    size = os.path.getsize(path)
-    with open(path, "rb") as f:
-        info = riff.read_chunks(f, size)
-        where = riff.embedded_ogg(f, info, riff.format_tag(f, info)) if info else None
-        if where is None:
-            return None
-        f.seek(where[0])
-        return io.BytesIO(f.read(where[1]))
-
-
 def _read(path: str) -> tuple[np.ndarray, int, bool]:
     """(frames x channels float32, rate, already 16-bit PCM). ffmpeg for what libsndfile cannot read."""
     try:
-        source = _embedded_ogg(path) or os.fsencode(path)  # bytes: soundfile would encode a str strictly
+        # a WAV carrying Ogg Vorbis (LMMS ships some): ffmpeg has no decoder for it ("codec none"),
+        # libsndfile reads its stream alone, as analysis does
+        where = riff.ogg_in_wav(path)
+        source = riff.ogg_stream(path, where) if where else os.fsencode(path)  # bytes: soundfile would encode a str strictly
         with sf.SoundFile(source) as f:
             is16 = f.subtype == "PCM_16"
             return f.read(dtype="float32", always_2d=True), f.samplerate, is16

@@ -55,7 +55,7 @@ class Report:
     bytes_read: int = 0   # pad files read back to check them (the rest were taken on their stamp)
     empty_pads: dict = field(default_factory=dict)   # kit -> [pad, ...]
     unreadable: dict = field(default_factory=dict)   # card path -> why its source could not be rendered
-    done: set = field(default_factory=set)           # card paths written or moved by this sync
+    done: set = field(default_factory=set)           # card paths written by this sync (`written` counts them)
     finished_at: float | None = None
     error: str | None = None
 

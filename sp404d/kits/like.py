@@ -57,12 +57,8 @@ def reference(ref: str) -> Reference:
         if not rows:
             raise UnknownReference(_failed(path, by_path=True) or f"the library has no file {path}")
         return _ref(rows[0])
-    wanted = ref.lower()
-    escaped = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    found = [r for r in sql("SELECT s.id, COALESCE(s.group_id, s.id), l.path FROM location l JOIN sample s "
-                            "ON l.sample_id = s.id WHERE l.state = 'present' AND basename(l.path) LIKE ? ESCAPE '\\' "
-                            "ORDER BY l.path", (escaped + "%",)).fetchall()
-             if wanted in _names(Location.path.python_value(r[2]))]
+    found = _called(ref, "SELECT s.id, COALESCE(s.group_id, s.id), l.path FROM location l JOIN sample s ON l.sample_id = s.id "
+                         "WHERE l.state = 'present' AND basename(l.path) LIKE ? ESCAPE '\\' ORDER BY l.path")
     sounds = {r[1] for r in found}
     if not found:
         raise UnknownReference(_failed(ref, by_path=False)
@@ -79,17 +75,24 @@ def _failed(ref: str, by_path: bool) -> str | None:
     """Why REF has no sound, when it is a file that could not be analysed: say so, not "no such file"."""
     sql = Sample._meta.database.execute_sql
     if by_path:
-        rows = sql("SELECT path, category, message FROM failure WHERE path = ?", (Location.path.db_value(ref),)).fetchall()
+        rows = sql("SELECT category, message, path FROM failure WHERE path = ?", (Location.path.db_value(ref),)).fetchall()
     else:
-        escaped = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        rows = [r for r in sql("SELECT path, category, message FROM failure WHERE basename(path) LIKE ? ESCAPE '\\' "
-                               "ORDER BY path", (escaped + "%",)).fetchall()
-                if ref.lower() in _names(Location.path.python_value(r[0]))]
+        rows = _called(ref, "SELECT category, message, path FROM failure WHERE basename(path) LIKE ? ESCAPE '\\' "
+                            "ORDER BY path")
     if not rows:
         return None
-    path, category, message = rows[0]
+    category, message, path = rows[0]
     return (f"{Location.path.python_value(path)} could not be analysed ({category}: {message}), so it has no "
             f"similar sounds; `sp404d failures` lists such files")
+
+
+def _called(ref: str, sql_text: str) -> list:
+    """The rows of `sql_text` whose file (each row's last value) is called `ref`, with or without its
+    extension, in any case. `sql_text` narrows by the name's start with one `LIKE ? ESCAPE '\\'`
+    (given `ref` with its wildcards escaped); the exact test is made here."""
+    escaped = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    rows = Sample._meta.database.execute_sql(sql_text, (escaped + "%",)).fetchall()
+    return [r for r in rows if ref.lower() in _names(Location.path.python_value(r[-1]))]
 
 
 def _names(path: str) -> tuple[str, str]:

@@ -9,7 +9,7 @@ Distances are analysis.embedding.distances() and nothing else: plain numpy over 
 matrix. Over many rows the candidates are first picked with embedding.rough_sq (one matrix-vector
 product against each row's squared norm, kept here per aspect), with a margin for its rounding,
 and only they are measured exactly: the same answer, ~10x cheaper than the difference form over
-the whole matrix (which took 16-24 ms at 100,000 sounds of 86-110 dimensions on a loaded machine;
+the whole matrix (which took 14-24 ms at 100,000 sounds of 86-110 dimensions on a loaded machine;
 tests/bench/bench_similar_lookup.py), so no approximate index is needed.
 
 Threads: the writer thread loads it (at start) and refreshes the groups a commit touched; any

@@ -213,7 +213,10 @@ def print_tables(rows: dict[str, dict], per_cat: dict[str, dict], cats: np.ndarr
     print("* too few sounds for a perfect score: left out of \"across instr.\"")
 
 
-def retrieval(corpus: Path, cache: Path, workers: int, with_lmms: bool = False) -> None:
+def labelled_sounds(corpus: Path, cache: Path, workers: int, with_lmms: bool = False) -> dict:
+    """The benchmark's sounds (one per dedupe group) with their category, kit, analysis result,
+    which pairs are duplicates and which are layers of one drum, and the categories big enough to
+    score ("across instr.")."""
     labels = {p: c for p, c in truth(corpus).items()
               if ("/hydrogen/" in p or with_lmms and "/lmms/drums/" in p) and allowed(p)}
     paths = sorted(labels)
@@ -235,8 +238,15 @@ def retrieval(corpus: Path, cache: Path, workers: int, with_lmms: bool = False) 
     print(f"{files} files, {len(paths)} sounds (one per dedupe group) in {len(set(kits))} kits; "
           f"{int(layer.sum()) // 2} pairs of layers of one drum", file=sys.stderr)
     big = sorted(c for c, n in collections.Counter(cats).items() if n > K)
-
     vectors = np.array([embedding.unpack(r["embedding"]) for r in results])
+    return {"paths": paths, "results": results, "cats": cats, "kits": kits, "dup": dup, "layer": layer,
+            "big": big, "vectors": vectors}
+
+
+def retrieval(corpus: Path, cache: Path, workers: int, with_lmms: bool = False) -> None:
+    d = labelled_sounds(corpus, cache, workers, with_lmms)
+    results, cats, kits, dup, layer, big, vectors = (d[k] for k in ("results", "cats", "kits", "dup", "layer",
+                                                                     "big", "vectors"))
     mfcc_mean = np.array([r["mfcc_mean"] for r in results])
     stats = np.hstack([mfcc_mean, np.array([r["mfcc_std"] for r in results]),
                        np.array([[r[k] for k in SPECTRAL] for r in results])])

@@ -74,6 +74,8 @@ def _parser(settings: str | None = None) -> argparse.ArgumentParser:
     ka.add_argument("--pick", type=int, metavar="N", help="pin alternative N (as listed) to the pad (it replaces "
                     "the pad's query, if it has one)")
     ka.add_argument("--json", action="store_true", help="print the pad's sound and its alternatives as JSON")
+    kd = kit.add_parser("delete", help="delete a kit made here (its files on the card go at the next sync)")
+    kd.add_argument("name")
     sh = kit.add_parser("show", help="each pad's sound, its card name, and why it was chosen")
     sh.add_argument("name")
     sh.add_argument("--json", action="store_true")

@@ -123,6 +123,8 @@ def cmd_kit(cfg, args) -> int:
         return _kit_fill(cfg, args)
     if args.action == "alt":
         return _kit_alt(cfg, args)
+    if args.action == "delete":
+        return _kit_delete(cfg, args)
     request = {"action": args.action, "name": args.name}
     if args.action == "new":
         request["filter"] = args.filter
@@ -135,6 +137,19 @@ def cmd_kit(cfg, args) -> int:
     edit(cfg, request)
     done = "created" if args.action == "new" else f"pad {args.pad} " + ("set" if args.action == "set" else "pinned")
     print(f"kit {args.name}: {done}")
+    return 0
+
+
+def _kit_delete(cfg, args) -> int:
+    from sp404d.kits import resolve
+
+    with library(cfg).connection_context():
+        origin = resolve.find(cfg.kits, args.name).origin
+    edit(cfg, {"action": "delete", "name": args.name})
+    if origin == "config+library":
+        print(f"kit {args.name}: the pads set here are dropped; the kit stays as the config file defines it")
+    else:
+        print(f"kit {args.name}: deleted (its files leave the card at the next sync)")
     return 0
 
 

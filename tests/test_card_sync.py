@@ -230,3 +230,24 @@ def test_a_wav_carrying_ogg_vorbis_renders_and_a_source_that_cannot_be_read_wait
     again = Card(card.path).sync(kits)
     assert again.error is None and not again.unreadable and again.written == len(bad)
     assert_card_consistent(card.path)
+
+
+def test_a_deleted_kit_leaves_the_card_at_the_next_sync_and_a_users_file_in_its_folder_stays(daemon_env, card, tmp_path):
+    env = daemon_env
+    kits = imported_kits(env, tmp_path)
+    assert env.cli("kit", "new", "Mine").returncode == 0
+    assert env.cli("kit", "pin", "Mine", "1", str(tmp_path / "Lib" / "Drums" / "kick_boom.wav")).returncode == 0
+    assert env.cli("kit", "set", "Mine", "2", "category:snare").returncode == 0
+    card.mount()
+    card.layout()
+    assert Card(card.path).sync(kits()).error is None
+    mine = card.path / "IMPORT" / "MINE"
+    assert sorted(p.name[:2] for p in mine.iterdir()) == ["01", "02"]
+    (mine / "my_take.wav").write_bytes(b"the user's own file")
+    assert env.cli("kit", "delete", "Mine").returncode == 0
+    report = Card(card.path).sync(kits())
+    assert report.error is None and len([r for r in report.plan.remove if r.startswith("IMPORT/MINE/")]) == 2
+    assert [p.name for p in mine.iterdir()] == ["my_take.wav"]
+    assert (card.path / "IMPORT" / "DRUMS").is_dir()  # the other kits are untouched
+    manifest = assert_card_consistent(card.path)
+    assert not [rel for rel in manifest["files"] if rel.startswith("IMPORT/MINE/")]

@@ -55,6 +55,16 @@ def test_library_commands_without_a_daemon(daemon_env, tmp_path):
     pads = {p["pad"]: p for p in shown["pads"]}
     assert shown["folder"] == "LO-FI" and pads[1]["category"] == "snare" and pads[2]["card_name"] == "02_vox_hey.WAV"
     assert pads[3]["card_name"] is None and pads[3]["why"].startswith("no query or pin")
+    assert env.cli("kit", "new", "Scratch").returncode == 0
+    deleted = env.cli("kit", "delete", "scratch")
+    assert deleted.returncode == 0 and "deleted" in deleted.stdout, deleted.stderr
+    assert "Scratch" not in {k["name"] for k in lines(env.cli("kits", "--json"))}
+    one_line_error(env.cli("kit", "delete", "Scratch"), 1, "no kit named 'Scratch'")
+    one_line_error(env.cli("kit", "delete", "DRUMS"), 1, "is defined in the config file's [[kits]]: remove it there")
+    assert env.cli("kit", "set", "DRUMS", "16", "category:snare").returncode == 0  # a config kit, changed here
+    dropped = env.cli("kit", "delete", "DRUMS")
+    assert dropped.returncode == 0 and "stays as the config file defines it" in dropped.stdout
+    assert {k["name"]: k["origin"] for k in lines(env.cli("kits", "--json"))}["DRUMS"] == "config"
 
     failed = lines(env.cli("failures", "--json"))
     assert {f["category"] for f in failed} == {"corrupt", "empty", "unsupported"} and len(failed) == 5

@@ -14,7 +14,7 @@ from sp404d.library import commands as c
 
 
 def command(configured, args: dict) -> c.EditKit:
-    """args: {"action": "new"|"set"|"pin"|"fill", "name", "filter"?, "pad"?, "query"?, "pin"?}."""
+    """args: {"action": "new"|"set"|"pin"|"fill"|"delete", "name", "filter"?, "pad"?, "query"?, "pin"?}."""
     action, name = args.get("action"), args.get("name")
     if not isinstance(name, str):
         raise Sp404dError("a kit name is needed")
@@ -31,6 +31,12 @@ def command(configured, args: dict) -> c.EditKit:
             q.parse(filt)
         return c.EditKit(name, c.Reply(), filter=filt or None)
     kit = resolve.find(configured, name)
+    if action == "delete":
+        if kit.origin == "config":
+            raise Sp404dError(f"kit {kit.name!r} is defined in the config file's [[kits]]: remove it there "
+                              "(sp404d doctor names the file)")
+        # config+library: the pads set from the CLI go, and the config's definition is what remains
+        return c.EditKit(kit.name, c.Reply(), create=False, delete=True)
     if action == "fill":
         from sp404d.kits import complete
 

@@ -111,7 +111,8 @@ class Drained:
 
 @dataclass(frozen=True)
 class EditKit:
-    """Create a kit, or set one pad of it (a query, or a pinned sample; neither clears the pad).
+    """Create a kit, set one pad of it (a query, or a pinned sample; neither clears the pad), or
+    delete what the library holds of it.
     Checked by whoever builds it (names, queries, that the sample exists); the writer applies."""
 
     name: str
@@ -123,6 +124,7 @@ class EditKit:
     pins: tuple[tuple[int, int], ...] = ()  # (pad, sample_id) pinned together: `kit fill`
     report: tuple[dict, ...] = ()           # what the edit chose, for the reply (the writer ignores it)
     create: bool = True                     # make the kit in the library if it is only in the config
+    delete: bool = False                    # remove the kit's library rows (a config kit keeps its config)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,11 @@ Effect = tuple
 
 def edit_kit(cmd: c.EditKit, now: float) -> list[Effect]:
     kit = Kit.get_or_none(Kit.name == cmd.name)
+    if cmd.delete:
+        if kit is not None:
+            KitPad.delete().where(KitPad.kit == kit).execute()
+            kit.delete_instance()
+        return [("kit", cmd.name)]  # the card's sync follows: files written for it go, the user's stay
     if kit is None and not cmd.create and not cmd.pins:
         return []  # a fill that found nothing to do: a config-only kit stays the config's
     if kit is None:

@@ -40,9 +40,11 @@ class DaemonRefused(Sp404dError):
     """The daemon answered a request with an error: its message is the user's one line; `code`
     (control.protocol.ErrorCode) is there for programs."""
 
-    def __init__(self, message: str, code: int | None = None):
+    def __init__(self, message: str, code: int | None = None, exit_code: int | None = None):
         super().__init__(message)
         self.code = code
+        if isinstance(exit_code, int) and 1 <= exit_code <= 125:
+            self.exit_code = exit_code  # as the CLI exits for the same error without a daemon
 
 
 class ConfigError(Sp404dError):

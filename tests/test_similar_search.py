@@ -160,6 +160,16 @@ def test_the_daemon_serves_similar_and_finds_a_sound_that_just_arrived(daemon_en
         env.request("similar", ref="mykick.wav", limit="many")
     r = env.cli("similar", "nope.wav")
     assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1
+
+    # kit edits go through the daemon's writer, and exit as they do without a daemon
+    assert env.cli("kit", "new", "Near").returncode == 0
+    assert env.cli("kit", "set", "Near", "1", "like:mykick.wav").returncode == 0
+    r = env.cli("kit", "set", "Near", "2", "bpm:fast")
+    assert r.returncode == 2 and "bpm:fast" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    shown = json.loads(env.cli("kit", "show", "Near", "--json").stdout)
+    assert shown["pads"][0]["path"] == str(new)
+    assert env.cli("kit", "delete", "Near").returncode == 0
+    assert "Near" not in env.cli("kits").stdout
     assert env.stop() == 0
 
 

@@ -57,7 +57,7 @@ class Client:
         reply = self._read()
         if not reply.get("ok"):
             err = reply.get("error", {})
-            raise DaemonRefused(err.get("message", "the daemon refused the request"), err.get("code"))
+            raise DaemonRefused(err.get("message", "the daemon refused the request"), err.get("code"), err.get("exit"))
         return reply
 
     def _read(self) -> dict:

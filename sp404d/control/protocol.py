@@ -57,5 +57,10 @@ def ok(**fields) -> bytes:
     return encode({"ok": True, **fields})
 
 
-def error(code: ErrorCode, message: str) -> bytes:
-    return encode({"ok": False, "error": {"code": int(code), "name": code.name.lower(), "message": message}})
+def error(code: ErrorCode, message: str, exit_code: int | None = None) -> bytes:
+    """`exit_code`: what the CLI exits with for this error when it runs the command itself (a bad
+    query 2, most else 1), so that it exits the same when the daemon ran it."""
+    err = {"code": int(code), "name": code.name.lower(), "message": message}
+    if exit_code is not None:
+        err["exit"] = exit_code
+    return encode({"ok": False, "error": err})

@@ -145,7 +145,7 @@ class ControlServer:
         except ProtocolError as e:
             reply = protocol.error(e.code, e.message)
         except Sp404dError as e:
-            reply = protocol.error(ErrorCode.BAD_ARGUMENT, str(e))
+            reply = protocol.error(ErrorCode.BAD_ARGUMENT, str(e), e.exit_code)
         except Exception as e:
             log.exception("control command failed", request=line[:200])
             reply = protocol.error(ErrorCode.INTERNAL, f"{type(e).__name__}: {e}")

@@ -135,7 +135,8 @@ class Engine:
             "counters": snap["counters"],
             "failed_by_category": snap["failed_by_category"],
             "rate_per_second": rate,
-            "eta_seconds": round(pending / rate, 1) if rate > 0 and pending else None,
+            "eta_seconds": round(pending / rate, 1) if rate > 0 and pending and not self.pipeline.paused.is_set()
+            else None,  # paused: nothing will finish until `resume`
             "workers": {"count": self.pool.workers, "crashed": self.pool.crashes, "timed_out": self.pool.timeouts},
             "writer": {"transactions": self.writer.transactions, "error": self.writer.error},
             "jobs": snap["jobs"],

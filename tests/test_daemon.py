@@ -171,17 +171,21 @@ def test_status_cli_socat_and_socket_permissions(daemon_env):
 def test_pause_resume_and_subscribe(daemon_env):
     env = daemon_env
     env.start()
+    write(env.drop / "before.wav", hit(8))
+    env.wait_idle(1)  # a finish within the last minute: a rate to show
     assert env.request("pause")["state"] == "paused"
     write(env.drop / "p.wav", hit(9))
     time.sleep(1.5)
-    assert env.status()["totals"]["locations"] == 0
+    status = env.status()
+    assert status["totals"]["locations"] == 1 and status["rate_per_second"] > 0
+    assert status["eta_seconds"] is None  # nothing finishes while paused: no time to promise
     from sp404d.control.client import Client
 
     with Client(env.socket) as c:
         events = c.events()
         env.request("resume")
         event = next(e for e in events if e["event"] == "progress")
-    assert event["counters"]["recorded"] == 1
+    assert event["counters"]["recorded"] == 2
 
 
 def test_a_second_daemon_refuses_and_sigterm_exits_cleanly(daemon_env):

@@ -114,21 +114,26 @@ def test_settle_folder_rename_keeps_pending_paths():
 def test_rate_is_over_the_last_minute():
     from sp404d.intake.progress import RateMeter
 
-    r = RateMeter(window=60, start=0.0)
+    r = RateMeter(window=60)
     assert r.rate(1.0) == 0.0
-    r.add(10.0, 100)
-    assert r.rate(10.0) == 10.0          # 100 files in the first 10 s
-    r.add(100.0, 700)                    # the baseline moves to t=10: 600 files in 90 s
-    assert r.rate(100.0) == pytest.approx(600 / 90)
+    r.resume(20.0, 0)                    # the first file seen, 20 s after the start: the baseline
+    r.add(21.5, 46)                      # a 46-file drop, recorded 1.5 s later in one batch
+    assert r.rate(22.0) == pytest.approx(46 / 1.5)  # not 46 over the 21.5 s since the start
+    r.resume(30.0, 46)                   # more files while the last finish is recent: baseline stays
+    r.add(100.0, 646)                    # the baseline moves to t=21.5: 600 files in 78.5 s
+    assert r.rate(100.0) == pytest.approx(600 / 78.5)
     assert r.rate(161.0) == 0.0          # nothing finished for over a minute
-    r.resume(3600.0)                     # an idle hour, then a drop (settling until 3601)
-    r.add(3602.0, 800)                   # its first batch: the new baseline, no rate yet
-    assert r.rate(3602.0) == 0.0
-    r.resume(3603.0)                     # files keep coming: the baseline stays
-    r.add(3604.0, 900)
+    r.resume(3600.0, 646)                # an idle hour, then a drop
+    r.add(3602.0, 746)                   # its first batch: 100 files in 2 s
+    assert r.rate(3602.0) == pytest.approx(50.0)
+    r.resume(3603.0, 746)                # files keep coming: the baseline stays
+    r.add(3604.0, 846)
     assert r.rate(3604.0) == pytest.approx(50.0)
     assert r.rate(3630.0) == pytest.approx(50.0)  # the last minute's work, not averaged over idle seconds
     assert r.rate(3665.0) == 0.0
+    fresh = RateMeter(window=60)
+    fresh.add(5.0, 3)                    # a finish with nothing seen first: its baseline, no rate yet
+    assert fresh.rate(5.0) == 0.0
 
 
 def strict_loads(raw: bytes):

@@ -58,25 +58,26 @@ class Job:
 
 class RateMeter:
     """Files finished per second over the last `window` seconds of work, measured from a baseline:
-    the newest point older than the window (at first, the start with a count of 0). After a
-    window with nothing finished, the measurement starts again at the first finish of the new
-    work: neither the idle spell nor the settling before the first file counts as work, so a
-    drop's rate (and the ETA from it) is right from its second batch on, and 0 until then."""
+    the newest point older than the window, or the moment the work arrived. Work arrives when a
+    file is seen with nothing finished for a window (or ever): the start-up and an idle spell are
+    not work, so a drop's rate is its own files over its own time, settling included, as the
+    drop's summary line counts it. (It once counted from the daemon's start: a 46-file drop that
+    took 1.5 s showed 2.2 files/s.)"""
 
-    def __init__(self, window: float = 60.0, start: float | None = None):
+    def __init__(self, window: float = 60.0):
         self.window = window
-        self._points: deque[tuple[float, int]] = deque([(time.time() if start is None else start, 0)])
-        self._resumed = False
+        self._points: deque[tuple[float, int]] = deque()
 
-    def resume(self, now: float) -> None:
-        """Files are on their way again; after an idle spell the next finish is the new baseline."""
-        if self._points and now - self._points[-1][0] > self.window:
-            self._resumed = True
+    def resume(self, now: float, total: int) -> None:
+        """A file was seen; `total` is the count finished so far. After an idle spell (or at the
+        first work ever) this moment is the new baseline."""
+        if not self._points or now - self._points[-1][0] > self.window:
+            self._points = deque([(now, total)])
 
     def add(self, now: float, total: int) -> None:
-        if self._resumed:
-            self._points.clear()
-            self._resumed = False
+        if not self._points:  # a finish with nothing seen (a retry of a known file): its own baseline
+            self._points.append((now, total))
+            return
         self._points.append((now, total))
         while len(self._points) > 2 and self._points[1][0] <= now - self.window:
             self._points.popleft()
@@ -161,7 +162,7 @@ class Progress:
     def _count(self, name, job, n=1, category=None) -> None:
         self.counters[name] += n
         if name == "seen":
-            self.rate.resume(time.time())
+            self.rate.resume(time.time(), self.counters["recorded"] + self.counters["failed"])
         if category:
             self.failed_by_category[category] += n
         if job is not None:

@@ -187,8 +187,10 @@ def test_slots_take_distinct_sounds_pins_first_and_empty_stays_empty():
     assert "nothing left matches" in pads[6].why  # a sorted slot takes its order as it is: 3 is 1's sound
     assert pads[8].row is None and pads[8].why.startswith("no query or pin") and len(pads) == 16
     assert choose(slots, lambda text: results[text]) == pads  # deterministic
-    newest = choose([Slot(1, "sort:-added", sorted=True)], lambda text: [row(5, peak=-80.0), row(4)])
+    newest = choose([Slot(1, "sort:-added", sorted=True)], lambda text: [row(5, peak=-50.0), row(4)])
     assert newest[0].row["sample_id"] == 5  # NEW keeps its meaning: the newest, whatever it scores
+    silence = choose([Slot(1, "sort:-added", sorted=True)], lambda text: [row(6, peak=-120.0), row(5, peak=-50.0)])
+    assert silence[0].row["sample_id"] == 5  # ...but never a silent file (HardElectro1's emptySample)
 
 
 def want(rel, sample=1, pcm="p1"):

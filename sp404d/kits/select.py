@@ -1,7 +1,7 @@
 """Choosing a kit's pads: pure functions over rows the search returns.
 
 Pins are placed first. A slot whose query has its own sort (`sort:-added`: the NEW kit) takes, in
-pad order, the first sound of that order not already on the kit. Every other slot takes the
+pad order, the first sound of that order not already on the kit and not silent. Every other slot takes the
 **best** match (score.py): a sound whose name does not contradict its category, of a length usual
 for its role, not silent, scored by how well its names back its category, the category's
 confidence, its length and its level. Within a kit:
@@ -39,8 +39,7 @@ UNDEFINED = "no query or pin (`kit fill` can fill it)"
 def rank(row: dict) -> tuple:
     """The order of a search's results, and which file stands for a sound: the canonical member
     of its dedupe group, not clipped, not silent, the more confident category, the newest."""
-    peak = row.get("peak_dbfs")
-    return (not row.get("canonical"), bool(row.get("clipped_samples")), peak is None or peak < SILENT_DBFS,
+    return (not row.get("canonical"), bool(row.get("clipped_samples")), silent(row),
             -(row.get("category_confidence") or 0.0), -(row.get("created_at") or 0.0), row["sample_id"])
 
 
@@ -59,6 +58,11 @@ class Pad:
     pad: int
     row: dict | None                # the chosen sound, or None: empty
     why: str                        # "pinned", "query: ...", or why it is empty
+
+
+def silent(row: dict) -> bool:
+    peak = row.get("peak_dbfs")
+    return peak is None or peak < SILENT_DBFS
 
 
 def sound(row: dict) -> int:
@@ -130,7 +134,9 @@ def choose(slots: list[Slot], run_query: Callable[[str], list[dict]],
                             Pad(slot.pad, None, _empty_why(slot.query, len(cands[slot.query]), unfit[slot.query])))
     for slot in (s for s in open_slots if s.query and s.sorted):
         for row in run_query(slot.query):
-            if sound(row) not in taken.sounds and (not slot.fitting or sc.fit(row).score is not None):
+            if sound(row) in taken.sounds or silent(row):  # a silent file on a pad is never what was meant
+                continue
+            if not slot.fitting or sc.fit(row).score is not None:
                 taken.sounds.add(sound(row))
                 chosen[slot.pad] = Pad(slot.pad, row, f"query: {slot.query}")
                 break

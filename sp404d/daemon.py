@@ -12,7 +12,7 @@ import os
 import signal
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -30,6 +30,7 @@ from sp404d.watch.settle_loop import SettleLoop
 
 log = logs.get("daemon")
 REANALYSE_EVERY_SECONDS = 30
+REANALYSE_FIRST_SECONDS = 3
 REANALYSE_BATCH = 200
 STATE_TICK = 0.2
 
@@ -46,6 +47,7 @@ class Daemon:
         self.settle: SettleLoop | None = None
         self.scheduler: BackgroundScheduler | None = None
         self._rescan_pending = threading.Event()
+        self._outdated_left = True  # until a look finds no sample or failure from an older analyser
         self.cards: CardMonitor | None = None
         self.ready = threading.Event()  # set once watching and serving; status says "starting" before
         self._state_lock = threading.Lock()
@@ -101,8 +103,10 @@ class Daemon:
                                    max_instances=1, coalesce=True)
         self.scheduler.add_job(self._rescan_if_requested, "interval", seconds=5, id="overflow-rescan",
                                max_instances=1, coalesce=True)
+        # first soon after the start: a library from an older analyser starts catching up once idle
         self.scheduler.add_job(self._reanalyse_when_idle, "interval", seconds=REANALYSE_EVERY_SECONDS,
-                               id="reanalyse", max_instances=1, coalesce=True)
+                               id="reanalyse", max_instances=1, coalesce=True,
+                               next_run_time=datetime.now() + timedelta(seconds=REANALYSE_FIRST_SECONDS))
         self.scheduler.add_job(self._notify_status, "interval", seconds=5, id="notify-status",
                                max_instances=1, coalesce=True)
         self.scheduler.add_job(self._renew_watches, "interval", seconds=2, id="renew-watches",
@@ -210,8 +214,20 @@ class Daemon:
     def _reanalyse_when_idle(self) -> None:
         """Low priority: only when nothing else is pending, a batch at a time, so new drops
         are never kept waiting behind a library-wide re-analysis."""
-        if self.engine.state() == "idle":
-            self.engine.reanalyse(self._roots(), limit=REANALYSE_BATCH, kind="background-reanalyse")
+        if not self._outdated_left or self.engine.state() != "idle":
+            return
+        from sp404d.analysis.worker import ANALYSIS_VERSION
+        from sp404d.library import queries
+
+        with self.engine.db.connection_context():
+            roots = self._roots()
+            left = queries.outdated(ANALYSIS_VERSION, roots, 1) or queries.outdated_failures(ANALYSIS_VERSION, roots, 1)
+        if not left:
+            # everything is current, and what arrives from now on is analysed by this version: no
+            # more looking (nor an empty job every REANALYSE_EVERY_SECONDS for a follower to see)
+            self._outdated_left = False
+            return
+        self.engine.reanalyse(roots, limit=REANALYSE_BATCH, kind="background-reanalyse")
 
     # -- control commands --
     def _handlers(self) -> dict:

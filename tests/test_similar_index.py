@@ -12,7 +12,7 @@ from sp404d.library import commands as c
 from sp404d.library.schema import SCHEMA_VERSION, open_library
 from sp404d.library.similar_index import SimilarIndex
 from sp404d.library.writer import Writer
-from tests.conftest import DaemonEnv
+from tests.conftest import DaemonEnv, wait_until
 from tests.test_dedupe import quantised, write
 from tests.test_fingerprint import drum_hit
 from tests.test_writer import fs, result
@@ -111,3 +111,20 @@ def test_an_old_library_gets_embeddings_on_re_analysis(tmp_path):
     assert all(embedding.unpack(blob).shape == (embedding.DIM,) for _, blob in rows)
     loaded = SimilarIndex().load(open_library(env.library, migrate_schema=False))
     assert len(loaded) == 3
+
+
+def test_the_daemon_brings_an_old_library_up_to_date_when_idle(tmp_path):
+    """Samples an older analyser described, in a watched folder, are re-analysed by the daemon
+    on its own once it is idle: they get the current version and a vector, and `similar` knows them."""
+    env = DaemonEnv(tmp_path)
+    for i in range(3):
+        write(env.drop / "old" / f"hit{i}.wav", quantised(drum_hit(30 + i)))
+    assert env.cli("import", str(env.drop)).returncode == 0
+    with sqlite3.connect(env.library) as conn:
+        conn.execute("UPDATE sample SET analysis_version = ?, embedding = NULL", (ANALYSIS_VERSION - 1,))
+    env.start()
+    wait_until(lambda: env.rows("SELECT COUNT(*) FROM sample WHERE analysis_version = ? AND embedding IS NOT NULL",
+                                (ANALYSIS_VERSION,)) == [(3,)], 90, what="the background re-analysis")
+    assert env.status()["totals"].get("outdated", 0) == 0
+    assert len(env.request("similar", ref="hit0.wav", limit=5)["sounds"]) == 2
+    assert env.stop() == 0

@@ -81,6 +81,9 @@ def test_a_moving_pad_or_drone_is_one_sound_unless_its_name_says_loop(loops, tmp
     ("Basses/synth_acid01.wav", ("bass", "folder")), ("Clap 3.aif", ("clap", "name")),
     ("drums/nasty_bass01.ogg", ("kick", "name")), ("Drum Kit/Bass 1.wav", ("kick", "name")),
     ("drums/sub bass.wav", ("bass", "name")), ("Basses/bass_01.wav", ("bass", "name")),
+    # beside another instrument, "808" names the drum machine (Hydrogen's TR808EmulationKit)
+    ("TR808EmulationKit/808_Cowbell.flac", ("perc", "name")), ("808_Conga.flac", ("perc", "name")),
+    ("808_Kick_Short.flac", ("kick", "name")), ("808 bass.wav", ("808", "name")),
 ])
 def test_categories_of_clear_names(path, expected):
     found = tags.category_from_name("/samples/" + path, is_loop=False)

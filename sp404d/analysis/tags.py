@@ -224,14 +224,19 @@ def _categories_in(words: list[str]) -> list[tuple[str, str]]:
     """(category, word) for every instrument word, compounds included ("snarerim", "hihatclosed")."""
     found = []
     wordset = set(words)
-    if "808" in wordset:
-        found.append(("kick", "808") if {"kick", "bd", "bassdrum"} & wordset else ("808", "808"))
     for word in words:
         cat = _WORDS.get(word) or (_WORDS.get(word[:-1]) if word.endswith("s") else None)
         if cat is None and len(word) >= 6:
             cat = next((_WORDS[k] for k in _compound_parts() if k in word), None)
         if cat:
             found.append((cat, word))
+    if "808" in wordset:
+        if {"kick", "bd", "bassdrum"} & wordset:
+            found.insert(0, ("kick", "808"))
+        elif not any(cat not in ("bass", "808") for cat, _ in found):
+            # "808", "808 sub": the bass; beside another instrument ("808_Cowbell", "808 Conga") it
+            # names the drum machine the sound comes from, and the instrument is the category
+            found.insert(0, ("808", "808"))
     return found
 
 

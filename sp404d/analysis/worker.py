@@ -43,7 +43,9 @@ from sp404d.errors import AnalysisFailed, FailureCategory
 #    tempo comes from whole bars on fainter support than a longer loop needs.
 #    The vector also hears the hit's level at fixed times after its peak, its mel spectrum and its
 #    strongest partial (embedding.VERSION 3): claps and rims find their own kind more often.
-ANALYSIS_VERSION = 10
+# 11: "808" beside another instrument's name is the drum machine, not the 808 bass: 808_Cowbell is
+#    percussion (it was "808", with a key, and `kit fill` offered it as the kit's 808).
+ANALYSIS_VERSION = 11
 
 
 def identity(d: Decoded, y=None) -> dict:

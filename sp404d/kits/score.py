@@ -1,7 +1,7 @@
 """How well a sound fits a kit pad: pure functions of a search row (its path and analysis).
 
 A sound does not fit at all when its own file name names another instrument than its category
-("nasty_bass01" as a kick), when it is silent, or when its length is outside its role's limits
+("vox_hey" as a kick, whatever the audio said), when it is silent, or when its length is outside its role's limits
 (LENGTHS: no 10 s crowd on a vocal pad, no 3 s "kick"). Otherwise its score, from 0 to 1, weighs
 in this order of importance:
 

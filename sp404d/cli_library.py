@@ -12,7 +12,7 @@ import json
 import os
 import sys
 
-from sp404d.errors import Sp404dError
+from sp404d.errors import Sp404dError, UsageError
 from sp404d.strictjson import dumps
 
 
@@ -201,7 +201,7 @@ def _kit_alt(cfg, args) -> int:
         current, alts = complete.alternatives(kit, args.pad, args.limit)
     if args.pick is not None:
         if not 1 <= args.pick <= len(alts):
-            raise Sp404dError(f"--pick must be one of 1..{len(alts)} (the alternatives listed)" if alts
+            raise UsageError(f"--pick must be one of 1..{len(alts)} (the alternatives listed)" if alts
                               else f"pad {args.pad} has no alternatives to pick from")
         row = alts[args.pick - 1][0]
         edit(cfg, {"action": "pin", "name": kit.name, "pad": args.pad, "pin": str(row["sample_id"])})
@@ -281,7 +281,9 @@ def cmd_dupes(cfg, args) -> int:
                 how = near(m) if m["match"] == "near" else m["match"]
                 print(f"  {how:<24} {m['path']}  [{m['container']}, {m['quality']}]")
     if not args.json:
-        print(f"{groups} sounds have duplicates: {files} extra files, {freeable / 1e6:.1f} MB that could be freed "
+        sounds = "1 sound has" if groups == 1 else f"{groups} sounds have"
+        extra = "1 extra file" if files == 1 else f"{files} extra files"
+        print(f"{sounds} duplicates: {extra}, {freeable / 1e6:.1f} MB that could be freed "
               f"(sp404d never deletes; the canonical file of each group is the one kits use)")
     return 0
 

@@ -36,6 +36,13 @@ class Sp404dError(Exception):
     exit_code = 1
 
 
+class UsageError(Sp404dError):
+    """A command's argument is not one it takes (a query it cannot parse, a pad 17): exit 2, as
+    argparse exits for the arguments it checks itself."""
+
+    exit_code = 2
+
+
 class DaemonRefused(Sp404dError):
     """The daemon answered a request with an error: its message is the user's one line; `code`
     (control.protocol.ErrorCode) is there for programs."""

@@ -50,7 +50,7 @@ def test_library_commands_without_a_daemon(daemon_env, tmp_path):
     assert env.cli("kit", "pin", "Lo-Fi", "2", str(tmp_path / "Lib" / "vox_hey.wav")).returncode == 0
     one_line_error(env.cli("kit", "pin", "Lo-Fi", "3", "/no/such.wav"), 1, "is not a sample id, a path or a file name the library knows")
     one_line_error(env.cli("kit", "show", "nope"), 1, "no kit named 'nope'")
-    one_line_error(env.cli("kit", "set", "Lo-Fi", "17", "kick"), 1, "pad must be a number from 1 to 16")
+    one_line_error(env.cli("kit", "set", "Lo-Fi", "17", "kick"), 2, "pad must be a number from 1 to 16")
     shown = json.loads(env.cli("kit", "show", "Lo-Fi", "--json").stdout)
     pads = {p["pad"]: p for p in shown["pads"]}
     assert shown["folder"] == "LO-FI" and pads[1]["category"] == "snare" and pads[2]["card_name"] == "02_vox_hey.WAV"

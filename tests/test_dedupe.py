@@ -90,7 +90,7 @@ def test_one_sound_in_many_files_is_one_group_and_others_stay_apart(daemon_env, 
     assert [rows[str(p)]["canonical"] for p in layers.values()] == [True, True, True]
     assert [k for k, p in family.items() if rows[str(p)]["canonical"]] == ["hires"]
     text = env.cli("dupes").stdout
-    assert f"\ngroup {g['group']}: {family['hires']}" in text and "1 sounds have duplicates: 7 extra files" in text
+    assert f"\ngroup {g['group']}: {family['hires']}" in text and "1 sound has duplicates: 7 extra files" in text
     assert "correlation" in text and "fingerprint" in text  # what the figures after "near" mean
     mp3_line = next(line for line in text.splitlines() if line.endswith(f"{family['mp3']}  [mp3, 44100 Hz, lossy]"))
     assert mp3_line.lstrip().startswith(f"near wave {how[str(family['mp3'])]['correlation']:.2f}  "

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from sp404d.analysis import embedding
-from sp404d.errors import Sp404dError
+from sp404d.errors import Sp404dError, UsageError
 from sp404d.kits import fill, resolve, search
 from sp404d.kits import query as q
 from sp404d.kits.define import KitDef
@@ -55,7 +55,7 @@ def plan_fill(kit: KitDef) -> list[fill.Choice]:
 def alternatives(kit: KitDef, pad: int, limit: int) -> tuple[dict, list[tuple[dict, float]]]:
     """The pad's sound and the sounds nearest to it, within the pad's query and the kit's filter."""
     if not 1 <= pad <= PADS:
-        raise Sp404dError(f"pad must be a number from 1 to {PADS} (got {pad})")
+        raise UsageError(f"pad must be a number from 1 to {PADS} (got {pad})")
     pads = resolve.pads(kit)
     current = pads[pad - 1].row
     if current is None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from sp404d.card.naming import kit_folder
-from sp404d.errors import Sp404dError
+from sp404d.errors import Sp404dError, UsageError
 from sp404d.kits import query as q
 from sp404d.kits import resolve
 from sp404d.kits.select import PADS
@@ -46,7 +46,7 @@ def command(configured, args: dict) -> c.EditKit:
                                        "category": ch.row["category"], "why": ch.why} for ch in chosen))
     pad = args.get("pad")
     if not isinstance(pad, int) or not 1 <= pad <= PADS:
-        raise Sp404dError(f"pad must be a number from 1 to {PADS} (got {pad!r})")
+        raise UsageError(f"pad must be a number from 1 to {PADS} (got {pad!r})")
     if action == "set":
         text = (args.get("query") or "").strip()
         if text:

@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass
 
 from sp404d.analysis.tags import CATEGORIES, parse_key
-from sp404d.errors import Sp404dError
+from sp404d.errors import UsageError
 
 FIELDS = ("category", "kind", "bpm", "key", "scale", "dur", "path", "name", "added", "source", "like")
 SORTS = {"bpm": "bpm", "added": "created_at", "dur": "duration", "duration": "duration", "name": "path",
@@ -34,8 +34,8 @@ SORTS = {"bpm": "bpm", "added": "created_at", "dur": "duration", "duration": "du
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
-class QueryError(Sp404dError):
-    exit_code = 2  # a usage error, as argparse's
+class QueryError(UsageError):
+    pass
 
 
 @dataclass(frozen=True)

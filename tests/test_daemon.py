@@ -118,6 +118,12 @@ def test_bad_files_are_failed_with_a_category_and_the_rest_is_recorded(daemon_en
     env.request("rescan")
     wait_until(lambda: env.status()["state"] == "idle", 30)
     assert env.rows("SELECT max(attempts) FROM failure")[0][0] == 1
+    # a failed file fixed in place is recorded, and status no longer shows its error
+    broken = next(p for p, cat in expected.items() if cat == "corrupt")
+    assert str(broken) in {e["path"] for e in env.status()["last_errors"]}
+    write(broken, hit(77))
+    wait_until(lambda: env.rows("SELECT count(*) FROM location")[0][0] == 21, 30, what="the fixed file")
+    wait_until(lambda: str(broken) not in {e["path"] for e in env.status()["last_errors"]}, 10, what="the error gone")
 
 
 def test_rename_move_and_delete_update_locations_without_reanalysis(daemon_env):

@@ -274,6 +274,7 @@ class Pipeline:
             if kind == "recorded":
                 _, path, match, job, byte_hash = effect
                 self.progress.count("recorded", job)
+                self.progress.resolved(path)
                 if is_duplicate(match):
                     self.progress.count("near_duplicates" if match == "near" else "duplicates", job)
                 with self._lock:

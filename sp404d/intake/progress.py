@@ -214,6 +214,15 @@ class Progress:
         with self.lock:
             self.last_errors.append({"time": time.time(), "path": path, "category": category, "message": message})
 
+    def resolved(self, path: str) -> None:
+        """A file that failed earlier was recorded after all (fixed, or read by a newer analyser):
+        its error is no longer news."""
+        with self.lock:
+            if any(e["path"] == path for e in self.last_errors):
+                kept = [e for e in self.last_errors if e["path"] != path]
+                self.last_errors.clear()
+                self.last_errors.extend(kept)
+
     def snapshot(self) -> dict:
         now = time.time()
         with self.lock:

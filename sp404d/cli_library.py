@@ -34,6 +34,7 @@ def _table(headers: list[str], rows: list[list], right: set[int] = frozenset()) 
         t = Table(*headers, box=None, header_style="bold")
         for i, col in enumerate(t.columns):
             col.justify = "right" if i in right else "left"
+            col.overflow = "fold"  # a narrow terminal wraps a path; an ellipsis would hide its end
         for row in rows:
             t.add_row(*("" if v is None else str(v) for v in row))
         Console().print(t)

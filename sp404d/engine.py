@@ -125,7 +125,8 @@ class Engine:
         take a while on a big library: a follower asking twice a second asks for them less often)."""
         snap = self.progress.snapshot()
         depths = {**self.pipeline.depths(), "writing": self.writer.depth()}
-        rate = snap["rate_per_second"]
+        # paused, nothing goes through: no rate, and no time to promise
+        rate = 0.0 if self.pipeline.paused.is_set() else snap["rate_per_second"]
         pending = sum(j["pending"] for j in snap["jobs"]) or depths["queued"] + depths["analysing"] + depths["writing"]
         return {
             "state": self.state(),
@@ -135,8 +136,7 @@ class Engine:
             "counters": snap["counters"],
             "failed_by_category": snap["failed_by_category"],
             "rate_per_second": rate,
-            "eta_seconds": round(pending / rate, 1) if rate > 0 and pending and not self.pipeline.paused.is_set()
-            else None,  # paused: nothing will finish until `resume`
+            "eta_seconds": round(pending / rate, 1) if rate > 0 and pending else None,
             "workers": {"count": self.pool.workers, "crashed": self.pool.crashes, "timed_out": self.pool.timeouts},
             "writer": {"transactions": self.writer.transactions, "error": self.writer.error},
             "jobs": snap["jobs"],

@@ -119,18 +119,25 @@ def test_rate_is_over_the_last_minute():
     r.resume(20.0, 0)                    # the first file seen, 20 s after the start: the baseline
     r.add(21.5, 46)                      # a 46-file drop, recorded 1.5 s later in one batch
     assert r.rate(22.0) == pytest.approx(46 / 1.5)  # not 46 over the 21.5 s since the start
-    r.resume(30.0, 46)                   # more files while the last finish is recent: baseline stays
-    r.add(100.0, 646)                    # the baseline moves to t=21.5: 600 files in 78.5 s
-    assert r.rate(100.0) == pytest.approx(600 / 78.5)
-    assert r.rate(161.0) == 0.0          # nothing finished for over a minute
-    r.resume(3600.0, 646)                # an idle hour, then a drop
-    r.add(3602.0, 746)                   # its first batch: 100 files in 2 s
+    r.resume(24.0, 46)                   # more files while the last finish is recent: baseline stays
+    for t in range(25, 101):
+        r.add(float(t), 46 + (t - 24) * 8)  # 8 files a second from t=25 to t=100
+    assert r.rate(100.0) == pytest.approx(8.0)  # over the last minute: the baseline moved to t=40
+    r.resume(112.0, 654)                 # 12 s after the last finish, a one-file drop: a new baseline
+    r.add(113.5, 655)
+    assert r.rate(113.5) == pytest.approx(1 / 1.5)  # not the minute's 600-odd files over 73 s
+    assert r.rate(175.0) == 0.0          # nothing finished for over a minute
+    r.resume(3600.0, 655)                # an idle hour, then a drop
+    r.add(3602.0, 755)                   # its first batch: 100 files in 2 s
     assert r.rate(3602.0) == pytest.approx(50.0)
-    r.resume(3603.0, 746)                # files keep coming: the baseline stays
-    r.add(3604.0, 846)
+    r.resume(3603.0, 755)                # files keep coming: the baseline stays
+    r.add(3604.0, 855)
     assert r.rate(3604.0) == pytest.approx(50.0)
     assert r.rate(3630.0) == pytest.approx(50.0)  # the last minute's work, not averaged over idle seconds
     assert r.rate(3665.0) == 0.0
+    r.restart(3700.0, 855)               # resumed after a pause: the paused time is not counted
+    r.add(3702.0, 955)
+    assert r.rate(3702.0) == pytest.approx(50.0)
     fresh = RateMeter(window=60)
     fresh.add(5.0, 3)                    # a finish with nothing seen first: its baseline, no rate yet
     assert fresh.rate(5.0) == 0.0

@@ -56,6 +56,9 @@ class Job:
                 "skipped_not_audio": dict(self.skipped.most_common())}
 
 
+IDLE_SECONDS = 5.0  # nothing finished this long while files are seen: the pipeline was idle
+
+
 class RateMeter:
     """Files finished per second over the last `window` seconds of work, measured from a baseline:
     the newest point older than the window, or the moment the work arrived. Work arrives when a
@@ -69,10 +72,15 @@ class RateMeter:
         self._points: deque[tuple[float, int]] = deque()
 
     def resume(self, now: float, total: int) -> None:
-        """A file was seen; `total` is the count finished so far. After an idle spell (or at the
-        first work ever) this moment is the new baseline."""
-        if not self._points or now - self._points[-1][0] > self.window:
-            self._points = deque([(now, total)])
+        """A file was seen; `total` is the count finished so far. After an idle spell (nothing
+        finished for IDLE_SECONDS: files go through at 100 a second) or at the first work ever,
+        this moment is the new baseline, so that the gap between two drops is not counted."""
+        if not self._points or now - self._points[-1][0] > IDLE_SECONDS:
+            self.restart(now, total)
+
+    def restart(self, now: float, total: int) -> None:
+        """Count from here (after a pause: the paused time is not work)."""
+        self._points = deque([(now, total)])
 
     def add(self, now: float, total: int) -> None:
         if not self._points:  # a finish with nothing seen (a retry of a known file): its own baseline
@@ -213,6 +221,10 @@ class Progress:
     def error(self, path: str, category: str, message: str) -> None:
         with self.lock:
             self.last_errors.append({"time": time.time(), "path": path, "category": category, "message": message})
+
+    def restart_rate(self) -> None:
+        with self.lock:
+            self.rate.restart(time.time(), self.counters["recorded"] + self.counters["failed"])
 
     def resolved(self, path: str) -> None:
         """A file that failed earlier was recorded after all (fixed, or read by a newer analyser):

@@ -33,8 +33,8 @@ def command(configured, args: dict) -> c.EditKit:
     kit = resolve.find(configured, name)
     if action == "delete":
         if kit.origin == "config":
-            raise Sp404dError(f"kit {kit.name!r} is defined in the config file's [[kits]]: remove it there "
-                              "(sp404d doctor names the file)")
+            raise Sp404dError(f"kit {kit.name!r} comes from the config, not from `kit new`: to keep it off the "
+                              f"card, add [[kits]] name = \"{kit.name}\" sync = false to your config file")
         # config+library: the pads set from the CLI go, and the config's definition is what remains
         return c.EditKit(kit.name, c.Reply(), create=False, delete=True)
     if action == "fill":

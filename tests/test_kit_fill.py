@@ -76,6 +76,7 @@ def test_fill_takes_only_empty_pads_and_alt_pick_pins(daemon_env, tmp_path):
     alts = json.loads(r.stdout)["alternatives"]
     listed = [a["path"] for a in alts]
     assert alts and str(kick) not in listed and str(quiet) not in listed
+    assert {a["category"] for a in alts} == {"kick"}  # a pinned pad's alternatives are of its sound's role
     assert [a["distance"] for a in alts] == sorted(a["distance"] for a in alts)
     env.start()  # --pick goes through the running daemon's writer
     r = env.cli("kit", "alt", "mine", "1", "--pick", "1")

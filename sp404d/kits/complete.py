@@ -53,7 +53,8 @@ def plan_fill(kit: KitDef) -> list[fill.Choice]:
 
 
 def alternatives(kit: KitDef, pad: int, limit: int) -> tuple[dict, list[tuple[dict, float]]]:
-    """The pad's sound and the sounds nearest to it, within the pad's query and the kit's filter."""
+    """The pad's sound and the sounds nearest to it, within the pad's query (a pinned pad: its
+    sound's category) and the kit's filter."""
     if not 1 <= pad <= PADS:
         raise UsageError(f"pad must be a number from 1 to {PADS} (got {pad})")
     pads = resolve.pads(kit)
@@ -68,6 +69,10 @@ def alternatives(kit: KitDef, pad: int, limit: int) -> tuple[dict, list[tuple[di
     query = q.parse(kit.filter) if kit.filter else q.Query()
     if text:
         query = query & q.parse(text)
+    elif current.get("category"):
+        # a pinned pad's role is its sound's: a closed hat's alternatives are closed hats, not the
+        # kicks recorded in the same room that sound nearest (a fresh user's `kit alt` offered 5)
+        query = query & q.parse(f"category:{current['category']}")
     candidates, cand_v = vectors(search.sounds(query, index), index)
     taken = {sound(p.row) for p in pads if p.row is not None and p.pad != pad}
     return current, fill.alternatives(current, mine_v[0], candidates, cand_v, embedding.distances, limit, taken)

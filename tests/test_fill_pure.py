@@ -44,9 +44,10 @@ def test_fill_skips_sounds_that_do_not_fit_a_pad():
     silent = dict(row(30, "hat-closed", "hat_a"), peak_dbfs=-90.0)
     too_long = row(31, "hat-closed", "hat_b", duration=5.0)
     contradicted = row(32, "hat-closed", "kick_c")  # its name says kick
+    unsure = dict(row(34, "bass", "drum_2"), category_confidence=0.34, category_source="audio")
     good = row(33, "hat-closed", "hat_d")
-    got = fill.plan(KIT, KIT_V, [silent, too_long, contradicted, good], np.zeros((4, 2)), [3], euclid)
-    assert [c.row["sample_id"] for c in got] == [33]
+    got = fill.plan(KIT, KIT_V, [silent, too_long, contradicted, unsure, good], np.zeros((5, 2)), [3, 4], euclid)
+    assert [c.row["sample_id"] for c in got] == [33]  # the unsure "bass" is no role: pad 4 stays empty
 
 
 def test_alternatives_are_nearest_first_never_the_sound_its_copies_or_other_pads():

@@ -6,7 +6,7 @@ categories. The roles the kit lacks come first, in the order a drum kit is built
 hats, clap, ...); once every role the library offers is on the kit, the least-represented role
 is taken again. Within a role the sound nearest in feel wins; a sound that does not fit a pad at
 all (score.fit: silent, its name contradicting its category, a length outside its role's limits)
-is never taken, and no two pads hold one sound or two layers of one drum (score.identity), as
+is never taken, nor one whose category is unsure (ROLE_SURE), and no two pads hold one sound or two layers of one drum (score.identity), as
 for any kit. A kit whose chosen pads are all one-shots is completed with one-shots (all loops:
 with loops).
 
@@ -29,6 +29,11 @@ from sp404d.kits.select import sound
 ROLE_ORDER = ("kick", "snare", "hat-closed", "hat-open", "clap", "rim", "tom", "cymbal", "perc", "808", "bass",
               "keys/melodic", "pad", "vocal", "fx", "drum-loop", "melodic-loop", "vocal-loop")
 assert set(ROLE_ORDER) == set(CATEGORIES)
+
+# a sound whose category the analysis was this unsure of (the audio alone, odds split between
+# classes) does not stand for a role: a fresh user's kit got a drum hit (EE_Drum_2, "bass" at 0.34)
+# as "the bass the kit lacked"
+ROLE_SURE = 0.5
 
 Distances = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (query (d,), matrix (n, d)) -> (n,)
 
@@ -62,7 +67,8 @@ def plan(chosen: list[dict], chosen_vectors: np.ndarray, candidates: list[dict],
         row = candidates[int(i)]
         if kind is not None and row.get("kind") != kind:
             continue
-        if row.get("category") in ROLE_ORDER and sound(row) not in used and sc.fit(row).score is not None:
+        if (row.get("category") in ROLE_ORDER and (row.get("category_confidence") or 0.0) >= ROLE_SURE
+                and sound(row) not in used and sc.fit(row).score is not None):
             by_role.setdefault(row["category"], []).append(int(i))
     choices = []
     for pad in empty:

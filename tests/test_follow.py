@@ -10,6 +10,7 @@ import pty
 import queue
 import re
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -102,6 +103,9 @@ def test_the_json_stream_tells_every_job_state_and_card_sync_and_waits_through_a
     assert synced["card"] == str(card) and synced["report"]["error"] is None and synced["report"]["written"] > 0
     named = [c for c in env.status()["cards"] if c["path"] == str(card)]  # status lists a card named with --card
     assert len(named) == 1 and named[0]["role"] == "named" and named[0]["last_sync"]["written"] > 0
+    assert named[0]["mounted"]
+    shutil.move(card, tmp_path / "card-elsewhere")  # as when it is unmounted: status says it is not there now
+    assert not [c for c in env.status()["cards"] if c["path"] == str(card)][0]["mounted"]
 
     # the daemon stops, then comes back: the follower says both and stays
     env.stop()

@@ -204,4 +204,15 @@ class CardMonitor:
 
     def status(self) -> list[dict]:
         with self._lock:
-            return [dict(v) for v in self.cards.values()]
+            cards = [dict(v) for v in self.cards.values()]
+        for card in cards:
+            if card["role"] == "named":  # no mount event tells: is the card still there?
+                card["mounted"] = _still_a_card(card["path"])
+        return cards
+
+
+def _still_a_card(path: str) -> bool:
+    try:
+        return detect.is_sp404_card(set(os.listdir(path)))
+    except OSError:  # unmounted, or the folder is gone
+        return False

@@ -59,6 +59,10 @@ def test_the_json_stream_tells_every_job_state_and_card_sync_and_waits_through_a
     first = f.until(lambda e: e["event"] == "status", what="the first status")
     assert first["pid"] == proc.pid and "counters" in first
 
+    (env.drop / "Pack").mkdir()
+    (env.drop / "Pack" / "drumkit.xml").write_text("<drumkit/>")  # a pack's other files: passed over, and told
+    (env.drop / "Pack" / "README.txt").write_text("thanks for downloading")
+    (env.drop / "Pack" / ".DS_Store").write_bytes(b"litter")
     for i in range(24):  # a drop: files arriving through the watcher, no job asked for
         write(env.drop / "Pack" / f"hit_{i:02d}.wav", hit(300 + i, 0.2))
     started = f.until(lambda e: e["event"] == "started" and e["job"]["kind"] == "drop", what="the drop to start")
@@ -68,10 +72,17 @@ def test_the_json_stream_tells_every_job_state_and_card_sync_and_waits_through_a
     assert drop["id"] == started["job"]["id"] and drop["done"] and drop["pending"] == 0
     assert (drop["seen"], drop["total"], drop["completed"]) == (24, 24, 24)
     assert drop["recorded"] + drop["failed"] == 24
+    assert drop["skipped_not_audio"] == {".xml": 1, ".txt": 1}
     f.until(lambda e: e["event"] == "state" and e["state"] == "idle", what="idle after the drop")
     samples, locations, failed = library_counts(env)
     assert (locations, failed) == (drop["recorded"], drop["failed"])
     assert env.status()["totals"]["samples"] == samples
+
+    # a drop of nothing but a zip is a drop too: the user hears that it was not audio
+    (env.drop / "samples.zip").write_bytes(b"PK\x03\x04")
+    zipped = f.until(lambda e: e["event"] == "done" and e.get("what") == "job" and e["job"]["kind"] == "drop"
+                     and e["job"]["id"] != drop["id"], what="the zip's drop")["job"]
+    assert (zipped["seen"], zipped["skipped_not_audio"]) == (0, {".zip": 1})
 
     # an import handed to the daemon: its done event carries what `import` printed
     for i in range(5):

@@ -39,6 +39,7 @@ class Job:
     walked: bool = False
     finished: float | None = None
     skipped: Counter = field(default_factory=Counter)  # files that are not audio, by extension
+    passed: set = field(default_factory=set)  # a drop's files that are not audio, each counted once
 
     @property
     def done(self) -> bool:
@@ -144,6 +145,21 @@ class Progress:
         if started:
             self.on_start(drop)
         return drop
+
+    def passed_over(self, path: str) -> None:
+        """A file that is not audio arrived: the open drop's summary says so (a drop of only such
+        files is a drop too: a .zip of samples dropped in is told, not silently ignored)."""
+        with self.lock:
+            started = self._drop is None or self._drop.done
+            if started:
+                self._drop = self._new_job("drop", ())
+            drop = self._drop
+            if path in drop.passed:  # created, then written: one file
+                return
+            drop.passed.add(path)
+            drop.skipped[os.path.splitext(path)[1].lower() or "(no extension)"] += 1
+        if started:
+            self.on_start(drop)
 
     def settling(self, waiting: int) -> None:
         """The watcher's side says how many files of the open drop still settle or wait for room;

@@ -22,6 +22,12 @@ def is_junk(name: str) -> bool:
     return name.startswith(".") or name in JUNK_NAMES or name.lower().endswith(TEMP_SUFFIXES)
 
 
+def is_litter(path: str) -> bool:
+    """Not worth a word to the user: junk, or anything inside a hidden folder (.git, .Trash)."""
+    parts = path.split(os.sep)
+    return is_junk(parts[-1]) or any(is_hidden_dir(p) for p in parts[:-1] if p)
+
+
 def is_candidate(path: str) -> bool:
     name = os.path.basename(path)
     return not is_junk(name) and os.path.splitext(name)[1].lower() in AUDIO_EXTENSIONS

@@ -17,11 +17,12 @@ from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
 from sp404d import logs
-from sp404d.watch.names import is_candidate
+from sp404d.watch.names import is_candidate, is_litter
 
 log = logs.get("watch")
 
 # A hint is a tuple: ("touch", path) | ("dir", path) | ("move", src, dest, is_dir) | ("delete", path, is_dir)
+# | ("other", path): a file created that is not audio (by its name)
 Hint = tuple
 
 
@@ -59,6 +60,8 @@ class _Handler(FileSystemEventHandler):
                     self.hints.offer(("dir", src))
             elif is_candidate(src):
                 self.hints.offer(("touch", src))
+            elif kind == "created" and not is_litter(src):
+                self.hints.offer(("other", src))  # not audio: the drop's summary says it was passed over
 
 
 def _native_kind(observer) -> str:

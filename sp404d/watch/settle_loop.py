@@ -112,6 +112,10 @@ class SettleLoop(threading.Thread):
             self.progress.noticed()  # at once: a status asked meanwhile has the drop's total right
         self.settler.touch(path, now)
 
+    def _passed_over(self, path: str) -> None:
+        if self.progress is not None:
+            self.progress.passed_over(path)
+
     def _unready(self, path: str, is_dir: bool, now: float) -> None:
         """A waiting file (or a folder of them) was written, moved or deleted: back to the settler,
         where the event is handled as for any file still settling."""
@@ -131,8 +135,10 @@ class SettleLoop(threading.Thread):
         if kind == "touch":
             self._touch(hint[1], now)
         elif kind == "dir":
-            for path, _size, _mtime in walk(hint[1]):
+            for path, _size, _mtime in walk(hint[1], on_skip=self._passed_over):
                 self._touch(path, now)
+        elif kind == "other":
+            self._passed_over(hint[1])
         elif kind == "move":
             _, src, dest, is_dir = hint
             if is_dir:

@@ -82,7 +82,7 @@ KIT_ACTIONS: dict[str, str] = {
              "Reads and writes the library (through the daemon when it runs); the card follows at its next sync."),
     "alt": ("The sounds nearest to one pad's sound, within the pad's query (a pinned pad: its sound's category) "
             "and the kit's filter, never the "
-            "sound itself, its copies or another pad's. --pick N pins alternative N to the pad. Reads the "
+            "sound itself, its copies, another layer of its drum or another pad's. --pick N pins alternative N to the pad. Reads the "
             "library; with --pick, writes it (through the daemon when it runs): the pin replaces the pad's query."),
 }
 

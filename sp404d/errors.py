@@ -87,5 +87,5 @@ def failure_category(value: str | None) -> str | None:
     """`value` when it names a FailureCategory (None stays None), else a one-line error."""
     known = [c.value for c in FailureCategory]
     if value is not None and value not in known:
-        raise Sp404dError(f"unknown failure category {value!r} (categories: {', '.join(known)})")
+        raise UsageError(f"unknown failure category {value!r} (categories: {', '.join(known)})")
     return value

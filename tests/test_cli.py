@@ -60,7 +60,7 @@ def test_library_commands_without_a_daemon(daemon_env, tmp_path):
     assert deleted.returncode == 0 and "deleted" in deleted.stdout, deleted.stderr
     assert "Scratch" not in {k["name"] for k in lines(env.cli("kits", "--json"))}
     one_line_error(env.cli("kit", "delete", "Scratch"), 1, "no kit named 'Scratch'")
-    one_line_error(env.cli("kit", "delete", "DRUMS"), 1, "comes from the config, not from `kit new`: to keep it off the card")
+    one_line_error(env.cli("kit", "delete", "DRUMS"), 1, "comes from the config, not from `kit new`, and stays; to keep it off the card, add a [[kits]] table")
     assert env.cli("kit", "set", "DRUMS", "16", "category:snare").returncode == 0  # a config kit, changed here
     dropped = env.cli("kit", "delete", "DRUMS")
     assert dropped.returncode == 0 and "stays as the config file defines it" in dropped.stdout
@@ -78,7 +78,7 @@ def test_library_commands_without_a_daemon(daemon_env, tmp_path):
     assert retry.returncode == 0 and json.loads(retry.stdout)["failed"] == empties
     assert {(f["category"], f["attempts"]) for f in lines(env.cli("failures", "--json"))} == {
         ("empty", 3), ("corrupt", 2), ("unsupported", 2)}
-    one_line_error(env.cli("failures", "--category", "bogus"), 1,
+    one_line_error(env.cli("failures", "--category", "bogus"), 2,
                    "unknown failure category 'bogus' (categories: unreadable, empty, unsupported, corrupt, too-large, "
                    "timeout, crash)")
 

@@ -51,12 +51,16 @@ def test_fill_skips_sounds_that_do_not_fit_a_pad():
 
 
 def test_alternatives_are_nearest_first_never_the_sound_its_copies_or_other_pads():
-    current = row(40, "kick", "kick_a", group=3)
-    cands = [row(41, "kick", "kick_b"), dict(row(42, "kick", "kick_a_copy"), group_id=3), row(43, "kick", "kick_c"),
-             row(44, "kick", "kick_d"), row(45, "kick", "kick_e")]
+    current = row(40, "kick", "kick_boom", group=3)
+    cands = [row(41, "kick", "kick_punch"), dict(row(42, "kick", "kick_boom_copy"), group_id=3),
+             row(43, "kick", "kick_deep"), row(44, "kick", "kick_tight"), row(45, "kick", "kick_dusty")]
     vecs = np.array([[3.0], [0.0], [1.0], [2.0], [0.5]])
     got = fill.alternatives(current, np.array([0.0]), cands, vecs, euclid, limit=3, taken={-45})
     assert [(r["sample_id"], d) for r, d in got] == [(43, 1.0), (44, 2.0), (41, 3.0)]
+    layer = row(46, "kick", "kick_boom_soft")  # a softer layer of the pad's own drum: not "another kick"
+    got = fill.alternatives(current, np.array([0.0]), [layer, cands[0]],
+                            np.array([[0.1], [3.0]]), euclid, limit=3)
+    assert [r["sample_id"] for r, _ in got] == [41]
 
 
 def test_a_kit_of_one_shots_is_filled_with_one_shots_and_alternatives_keep_the_pads_kind():

@@ -119,6 +119,8 @@ def test_rate_is_over_the_last_minute():
     r.resume(20.0, 0)                    # the first file seen, 20 s after the start: the baseline
     r.add(21.5, 46)                      # a 46-file drop, recorded 1.5 s later in one batch
     assert r.rate(22.0) == pytest.approx(46 / 1.5)  # not 46 over the 21.5 s since the start
+    r.add(23.0, 46)                      # a commit that finished no file (a kit edit): no new point
+    assert r.rate(23.0) == pytest.approx(46 / 1.5)
     r.resume(24.0, 46)                   # more files while the last finish is recent: baseline stays
     for t in range(25, 101):
         r.add(float(t), 46 + (t - 24) * 8)  # 8 files a second from t=25 to t=100

@@ -84,6 +84,8 @@ class RateMeter:
         self._points = deque([(now, total)])
 
     def add(self, now: float, total: int) -> None:
+        if self._points and total == self._points[-1][1]:
+            return  # a commit that finished no file (a kit edit, a move): not a point of the rate
         if not self._points:  # a finish with nothing seen (a retry of a known file): its own baseline
             self._points.append((now, total))
             return
@@ -138,6 +140,9 @@ class Progress:
             started = self._drop is None or self._drop.done
             if started:
                 self._drop = self._new_job("drop", ())
+                if not any(not j.done and j.kind != "drop" for j in self.jobs.values()):
+                    # the previous drop has ended and nothing else runs: this drop's rate is its own
+                    self.rate.restart(time.time(), self.counters["recorded"] + self.counters["failed"])
             drop = self._drop
             drop.walked = False
             drop.waiting += n

@@ -33,8 +33,13 @@ def command(configured, args: dict) -> c.EditKit:
     kit = resolve.find(configured, name)
     if action == "delete":
         if kit.origin == "config":
-            raise Sp404dError(f"kit {kit.name!r} comes from the config, not from `kit new`: to keep it off the "
-                              f"card, add [[kits]] name = \"{kit.name}\" sync = false to your config file")
+            from sp404d import paths
+            from sp404d.config import user_config_path
+
+            where = user_config_path() or paths.config_file()
+            raise Sp404dError(f"kit {kit.name!r} comes from the config, not from `kit new`, and stays; to keep it off "
+                              f"the card, add a [[kits]] table with the lines name = \"{kit.name}\" and sync = false "
+                              f"to your config file ({where})")
         # config+library: the pads set from the CLI go, and the config's definition is what remains
         return c.EditKit(kit.name, c.Reply(), create=False, delete=True)
     if action == "fill":

@@ -286,8 +286,10 @@ class Daemon:
         return {"state": "stopping", "pid": os.getpid()}
 
     def _pause(self, paused: bool) -> dict:
-        if not paused and self.engine.pipeline.paused.is_set():
-            self.engine.progress.restart_rate()  # the rate counts from the resume, not across the pause
+        if paused:
+            self.engine.progress.pause()
+        elif self.engine.pipeline.paused.is_set():
+            self.engine.progress.unpause()  # the pause is no job's time, and the rate counts from the resume
         (self.engine.pipeline.paused.set if paused else self.engine.pipeline.paused.clear)()
         log.info("paused" if paused else "resumed")
         return {"state": self.report_state()}

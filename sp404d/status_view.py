@@ -56,7 +56,11 @@ def done_line(job: dict) -> str:
     return f"{job_name(job)} done: {job_summary(job)}"
 
 
-def sync_line(report: dict) -> str:
+def sync_line(report: dict, dry_run: bool = False) -> str:
+    if dry_run and not report.get("error"):  # what it would do, not "wrote 0"
+        plan = report.get("plan") or {}
+        return (f"card dry run of {report.get('card')}: would write {len(plan.get('write', []))}, move "
+                f"{len(plan.get('move', []))}, remove {len(plan.get('remove', []))}")
     if report.get("error"):
         return f"card sync of {report.get('card')} failed: {report['error']}"
     return (f"card sync of {report.get('card')} done: wrote {report.get('written', 0)}, moved {report.get('moved', 0)}, "
@@ -152,9 +156,9 @@ class View:
                 return [done_line(job)]
             return []
         if kind == "done" and e.get("what") == "card-sync":
-            return [sync_line({**e.get("report", {}), "card": e.get("card")})]
+            return [sync_line({**e.get("report", {}), "card": e.get("card")}, bool(e.get("dry_run")))]
         if kind == "started" and e.get("what") == "card-sync":
-            return [f"card sync of {e['card']} started"]
+            return [f"card {'dry run' if e.get('dry_run') else 'sync'} of {e['card']} started"]
         return []
 
     def _state_changed(self, before: str | None, after: str) -> list[str]:

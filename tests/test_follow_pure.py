@@ -137,6 +137,10 @@ def test_the_view_follows_jobs_states_and_the_daemon_going_and_coming_back():
     assert v.on_event({"event": "done", "what": "card-sync", "card": "/media/SP-404",
                        "report": {"written": 32, "moved": 0, "removed": 1}}) == [
         "card sync of /media/SP-404 done: wrote 32, moved 0, removed 1"]
+    plan = {"write": ["a", "b"], "move": [], "remove": ["c"], "keep": []}
+    assert v.on_event({"event": "done", "what": "card-sync", "card": "/media/SP-404", "dry_run": True,
+                       "report": {"written": 0, "moved": 0, "removed": 0, "plan": plan}}) == [
+        "card dry run of /media/SP-404: would write 2, move 0, remove 1"]  # not "wrote 0"
     # the daemon stops: said once, however many tries it takes to come back
     v.on_status(status("busy", [job(id=9, kind="import", done=False, seen=5)]))
     assert v.on_event({"event": "state", "state": "stopping"}) == ["stopping"]

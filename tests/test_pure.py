@@ -307,3 +307,26 @@ def test_one_bar_of_steady_dense_music_is_a_loop_and_a_drone_or_a_crowd_is_not()
     crowd = Wrap(recurs=0.03, support=0.25, start_db=-2.6, end_db=-1.8)  # ten seconds: a beat must recur
     assert decide.kind(None, None, 10.03, 39, 0.17, 1.0, 1.0, crowd).value == "one-shot"
     assert not decide.steady_excerpt(Wrap(recurs=0.0, support=0.4, start_db=6.7, end_db=-8.0), 1.0, 6.9)  # a tail
+
+
+def test_a_pause_is_no_jobs_time_and_the_rate_counts_from_the_resume(monkeypatch):
+    from sp404d.intake import progress as pg
+
+    clock = [1000.0]
+    monkeypatch.setattr(pg.time, "time", lambda: clock[0])
+    p = pg.Progress()
+    job = p.new_job("drop", ())
+    job.started = 1000.0
+    clock[0] = 1002.0
+    p.pause()
+    clock[0] = 1010.0
+    p.unpause()                          # 8 s paused: a fresh user's 1-file drop read "in 5.6 s (0.2 files/s)"
+    clock[0] = 1011.0
+    assert job.as_dict()["elapsed"] == 3.0
+    later = p.new_job("import", ())      # each open job loses the pause it lived through
+    later.started = 1011.0
+    p.pause()
+    clock[0] = 1015.0
+    p.unpause()
+    clock[0] = 1016.0
+    assert later.as_dict()["elapsed"] == 1.0 and job.as_dict()["elapsed"] == 4.0

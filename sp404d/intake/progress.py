@@ -39,6 +39,7 @@ class Job:
     walked: bool = False
     finished: float | None = None
     skipped: Counter = field(default_factory=Counter)  # files that are not audio, by extension
+    paused_for: float = 0.0  # seconds the daemon was paused while this job was open: not its work
     passed: set = field(default_factory=set)  # a drop's files that are not audio, each counted once
 
     @property
@@ -51,7 +52,7 @@ class Job:
                 "pending": self.pending + self.waiting, "walked": self.walked,
                 # a walk's total is known once it has walked; a drop's is what has arrived so far
                 "total": seen if self.walked or self.kind == "drop" else None, "completed": max(seen - self.pending - self.waiting, 0),
-                "elapsed": round((self.finished or time.time()) - self.started, 3),
+                "elapsed": round((self.finished or time.time()) - self.started - self.paused_for, 3),
                 **{k: self.counters[k] for k in COUNTER_NAMES},
                 "failed_by_category": dict(self.failed_by_category),
                 "skipped_not_audio": dict(self.skipped.most_common())}
@@ -112,6 +113,7 @@ class Progress:
         self.failed_by_category: Counter = Counter()
         self.jobs: dict[int, Job] = {}
         self.rate = RateMeter()
+        self._paused_at: float | None = None
         self.last_errors: deque[dict] = deque(maxlen=10)
         self._next_job = 1
         self._changed = threading.Condition(self.lock)
@@ -243,9 +245,20 @@ class Progress:
         with self.lock:
             self.last_errors.append({"time": time.time(), "path": path, "category": category, "message": message})
 
-    def restart_rate(self) -> None:
+    def pause(self) -> None:
         with self.lock:
-            self.rate.restart(time.time(), self.counters["recorded"] + self.counters["failed"])
+            self._paused_at = self._paused_at or time.time()
+
+    def unpause(self) -> None:
+        """The pause is over: it is no open job's time, and the rate counts from now."""
+        with self.lock:
+            now = time.time()
+            if self._paused_at is not None:
+                for job in self.jobs.values():
+                    if not job.done:
+                        job.paused_for += now - max(self._paused_at, job.started)
+                self._paused_at = None
+            self.rate.restart(now, self.counters["recorded"] + self.counters["failed"])
 
     def resolved(self, path: str) -> None:
         """A file that failed earlier was recorded after all (fixed, or read by a newer analyser):

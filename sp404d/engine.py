@@ -111,10 +111,12 @@ class Engine:
         threading.Thread(target=run, name=f"sp404d-{kind}-{job.id}", daemon=True).start()
         return job
 
-    def state(self) -> str:
+    def state(self, write_error: str | None | bool = False) -> str:
+        """`write_error`: the writer's error as the caller read it (False: read it here), so that a
+        status says "write-error" and shows the error from one reading (a retry may clear it between two)."""
         busy = any(self.pipeline.depths().values()) or self.writer.depth() or \
             any(not j.done for j in list(self.progress.jobs.values()))  # a copy: jobs change meanwhile
-        if self.writer.error:
+        if (self.writer.error if write_error is False else write_error):
             return "write-error"
         if self.pipeline.paused.is_set():
             return "paused"
@@ -124,12 +126,13 @@ class Engine:
         """What the engine is doing; `totals=False` leaves out the library counts (SQL counts that
         take a while on a big library: a follower asking twice a second asks for them less often)."""
         snap = self.progress.snapshot()
+        write_error = self.writer.error  # read once: the state and the error shown agree
         depths = {**self.pipeline.depths(), "writing": self.writer.depth()}
         # paused, nothing goes through: no rate, and no time to promise
         rate = 0.0 if self.pipeline.paused.is_set() else snap["rate_per_second"]
         pending = sum(j["pending"] for j in snap["jobs"]) or depths["queued"] + depths["analysing"] + depths["writing"]
         return {
-            "state": self.state(),
+            "state": self.state(write_error),
             "uptime": round(time.time() - self.started, 1),
             "library": str(self.config.library_path),
             "queues": depths,
@@ -138,7 +141,7 @@ class Engine:
             "rate_per_second": rate,
             "eta_seconds": round(pending / rate, 1) if rate > 0 and pending else None,
             "workers": {"count": self.pool.workers, "crashed": self.pool.crashes, "timed_out": self.pool.timeouts},
-            "writer": {"transactions": self.writer.transactions, "error": self.writer.error},
+            "writer": {"transactions": self.writer.transactions, "error": write_error},
             "jobs": snap["jobs"],
             "totals": queries.totals(ANALYSIS_VERSION) if totals else None,
             "last_errors": snap["last_errors"],

@@ -183,7 +183,7 @@ def test_pause_resume_and_subscribe(daemon_env):
     write(env.drop / "p.wav", hit(9))
     time.sleep(1.5)
     status = env.status()
-    assert status["totals"]["locations"] == 1
+    assert status["totals"]["locations"] == 1 and status["queues"]["queued"] == 1  # the paused file is counted
     # nothing goes through while paused: no rate (the last drop's was still shown) and no time to promise
     assert status["rate_per_second"] == 0 and status["eta_seconds"] is None
     from sp404d.control.client import Client

@@ -74,6 +74,7 @@ class Pipeline:
         self._recheck: set[str] = set()
         self._retry: collections.deque[Item] = collections.deque()
         self.paused = threading.Event()
+        self._held = 0  # the one path the intake thread has taken and waits with (paused, or a write error)
         self._stopping = threading.Event()
         self._threads = [threading.Thread(target=self._intake_loop, name="sp404d-intake", daemon=True),
                          threading.Thread(target=self._collect_loop, name="sp404d-collector", daemon=True)]
@@ -146,7 +147,7 @@ class Pipeline:
         self.progress.walked(job)
 
     def depths(self) -> dict:
-        return {"queued": self.intake_queue.qsize() + len(self._retry), "analysing": len(self._analysing)}
+        return {"queued": self.intake_queue.qsize() + len(self._retry) + self._held, "analysing": len(self._analysing)}
 
     # -- intake thread --
     def _intake_loop(self) -> None:
@@ -159,8 +160,10 @@ class Pipeline:
                 return
             # paused by the user, or the library cannot be written (disk full): analyse nothing new
             # until the writer has caught up, so results do not pile up in memory
+            self._held = 1  # taken from the queue, waiting here: still queued, as status counts it
             while (self.paused.is_set() or self.writer.error) and not self._stopping.is_set():
                 self._stopping.wait(0.2)
+            self._held = 0
             try:
                 self._intake(item)
             except Exception as e:  # never lose a path to a bug: record it

@@ -101,7 +101,10 @@ def card_words(stem: str) -> list[tuple[str, str]]:
     """A stem as (separator before, word) pairs, in ASCII ("Straße" -> "Strasse"), without the
     parts that are not the sound's name: freesound ids and user names, catalogue numbers, long
     numbers (ids). A separator is "_" (for spaces and underscores), "-", or "" at the start."""
-    text = _FREESOUND.sub("", anyascii(stem))
+    text = anyascii(stem)
+    name = _FREESOUND.sub("", text)
+    # freesound's name alone, unless it says nothing ("29800__stomachache__3": "stomachache_3", not "3")
+    text = name if re.search(r"[A-Za-z]", name) else re.sub(r"^\d+__", "", text)
     text = _LEADING_ID.sub("", text)
     pairs = []
     for sep, word in _TOKEN.findall(text):
@@ -163,16 +166,22 @@ def shorten(pairs: list[tuple[str, str]], room: int, keep: set[str] = frozenset(
             ps = ps[:i] + ps[i + 1:]
         return ps
 
-    def longest(ps) -> tuple[list[list[str]], int, int]:
+    def longest(ps, spare_layers_above: int | None = None) -> tuple[list[list[str]], int, int]:
+        """The longest part; with `spare_layers_above`, the longest that is not a velocity or layer
+        word ("Softest": cut, it reads as another layer, "Soft") while one is longer than that."""
         parts = [_CAMEL_PART.findall(w) or [w] for _, w in ps]
-        i, j = max(((i, j) for i, p in enumerate(parts) for j in range(len(p))),
-                   key=lambda ij: (len(parts[ij[0]][ij[1]]), -ij[0]))
+        every = [(i, j) for i, p in enumerate(parts) for j in range(len(p))]
+        if spare_layers_above is not None:
+            plain = [(i, j) for i, j in every if len(parts[i][j]) > spare_layers_above
+                     and parts[i][j].lower().rstrip("0123456789") not in tags.LAYER_WORDS]
+            every = plain or every
+        i, j = max(every, key=lambda ij: (len(parts[ij[0]][ij[1]]), -ij[0]))
         return parts, i, j
 
     def cut(ps, shortest: int):
         """Letters off the end of the longest word (of camelCase, the longest part), again and again."""
         while len(joined(ps)) > room:
-            parts, i, j = longest(ps)
+            parts, i, j = longest(ps, spare_layers_above=4)
             if len(parts[i][j]) <= shortest:
                 break
             parts[i][j] = parts[i][j][:-1]
@@ -180,9 +189,10 @@ def shorten(pairs: list[tuple[str, str]], room: int, keep: set[str] = frozenset(
         return ps
 
     def trim(ps, letters: int):
-        """Up to `letters` letters off the longest word (keeping 4), if that makes the name fit."""
-        parts, i, j = longest(ps)
+        """Up to `letters` letters off the longest word (keeping 4), if that makes the name fit; a
+        word that is not a velocity word, if one can spare them ("SideStick-Softest" -> "SideStic-Softest")."""
         over = len(joined(ps)) - room
+        parts, i, j = longest(ps, spare_layers_above=over + 3)
         if 0 < over <= letters and len(parts[i][j]) - over >= 4:
             parts[i][j] = parts[i][j][:-over]
             return [(sep, "".join(parts[k])) for k, (sep, _) in enumerate(ps)]

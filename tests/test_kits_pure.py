@@ -69,13 +69,15 @@ def test_card_names_keep_what_a_person_recognises_in_real_names():
                  "124101__connersaw8__crash") == ["snare-snappy", "8bit-snare", "hhat-open-p", "tom-0105", "crash"]
     # a prefix every pad of the kit shares says nothing on the device
     assert names("EE_Kick_Stomp", "EE_Snare_Ring", "EE_Clap_Hard") == ["Kick_Stomp", "Snare_Ring", "Clap_Hard"]
-    # too long with nothing to drop: letters go from the longest word, not the layer word at the end
+    # too long with nothing to drop: letters go from the longest word; a velocity word that does not fit
+    # becomes its dynamic mark, as cut to "Soft" it would name another layer
     assert names("CajonThumps-Softest", "hihat-semi-open-1", "VP Hat 1 Pd") == [
-        "CajonThumps-Soft", "hiha-semi-open-1", "VP_Hat_1_Pd"]
-    # a velocity word is not cut while another word can spare the letters: "Softes" or "Soft" would read as
-    # another layer ("Soft" is one in the same kit); freesound's bare number keeps its user's name
-    assert names("SideStick-Softest", "SnareRimshot-Softest", "29800__stomachache__3") == [
-        "SideStic-Softest", "SnarRims-Softest", "stomachache_3"]
+        "CajonThumps-pp", "hiha-semi-open-1", "VP_Hat_1_Pd"]
+    # a velocity word is never cut ("Softes", or "Soft": another layer, in the same kit here); freesound's
+    # bare number keeps its user's name
+    assert names("HatSemiOpen-Softest", "HatSemiOpen-Soft", "HatSemiOpen-Hardest", "SideStick-Softest",
+                 "SnareRimshot-Softest", "29800__stomachache__3") == [
+        "HatSemiOpen-pp", "HatSemiOpen-Soft", "HatSemiOpen-ff", "SideStick-pp", "SnareRimshot-pp", "stomachache_3"]
     # names that would read the same keep the words that differ
     assert names("steel_guitar_heavy_distorted01", "steel_guitar_slight_distorted01", "kick01") == [
         "guit_heav_dist01", "guit_slig_dist01", "kick01"]

@@ -94,6 +94,9 @@ _FILLER = re.compile(r"(stereo|mono|st|wav|wave|sample|samples|oneshot|one|shot|
 # instrument is
 _TELLING = {"open", "opened", "closed", "close", "pedal", "half", "semi", "muted", "mute", "choke", "hi", "high", "lo",
             "low", "mid", "snappy", "tight", "long", "short", "dry", "wet", "rim", "bell"}
+# velocity words as the dynamic marks of sheet music, for a name that has no room for the word
+DYNAMICS = {"softest": "pp", "quietest": "pp", "softer": "p", "quieter": "p", "harder": "f", "louder": "f",
+            "hardest": "ff", "loudest": "ff"}
 _CAMEL_PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 
 
@@ -147,8 +150,9 @@ def _priority(i: int, pairs: list[tuple[str, str]], keep: set[str]) -> int:
 
 def shorten(pairs: list[tuple[str, str]], room: int, keep: set[str] = frozenset()) -> str:
     """Fit words into `room` characters: drop the words that tell least (filler, numbers and words
-    inside the name, the first word: see _priority), then cut up to 3 letters off the longest word (of
-    camelCase, the longest part) if that is enough, then drop words that tell sounds apart, then
+    inside the name, the first word: see _priority), then write a velocity word as its dynamic mark
+    (DYNAMICS: "Softest" -> "pp"; cut to "Soft" it would name another layer), then cut up to 3 letters
+    off the longest other word (of camelCase, the longest part) if that is enough, then drop words that tell sounds apart, then
     cut words down to 3 letters, then cut the end. Of equal words, one whose going makes the name fit goes, else
     the rightmost."""
     def joined(ps) -> str:
@@ -166,17 +170,26 @@ def shorten(pairs: list[tuple[str, str]], room: int, keep: set[str] = frozenset(
             ps = ps[:i] + ps[i + 1:]
         return ps
 
-    def longest(ps, spare_layers_above: int | None = None) -> tuple[list[list[str]], int, int]:
+    def longest(ps, spare_layers_above: int | None = None, only_plain: bool = False):
         """The longest part; with `spare_layers_above`, the longest that is not a velocity or layer
-        word ("Softest": cut, it reads as another layer, "Soft") while one is longer than that."""
+        word ("Softest": cut, it reads as another layer, "Soft") while one is longer than that, or
+        (`only_plain`) only such a part. None when there is none."""
         parts = [_CAMEL_PART.findall(w) or [w] for _, w in ps]
         every = [(i, j) for i, p in enumerate(parts) for j in range(len(p))]
         if spare_layers_above is not None:
             plain = [(i, j) for i, j in every if len(parts[i][j]) > spare_layers_above
                      and parts[i][j].lower().rstrip("0123456789") not in tags.LAYER_WORDS]
-            every = plain or every
+            every = plain if plain or only_plain else every
+        if not every:
+            return parts, None, None
         i, j = max(every, key=lambda ij: (len(parts[ij[0]][ij[1]]), -ij[0]))
         return parts, i, j
+
+    def dynamics(ps):
+        """A velocity word that would not fit as it is becomes its dynamic mark ("Softest" -> "pp"):
+        short, and never the name of another layer, as "Soft" would be."""
+        parts = [_CAMEL_PART.findall(w) or [w] for _, w in ps]
+        return [(sep, "".join(DYNAMICS.get(x.lower(), x) for x in parts[k])) for k, (sep, _) in enumerate(ps)]
 
     def cut(ps, shortest: int):
         """Letters off the end of the longest word (of camelCase, the longest part), again and again."""
@@ -189,16 +202,18 @@ def shorten(pairs: list[tuple[str, str]], room: int, keep: set[str] = frozenset(
         return ps
 
     def trim(ps, letters: int):
-        """Up to `letters` letters off the longest word (keeping 4), if that makes the name fit; a
-        word that is not a velocity word, if one can spare them ("SideStick-Softest" -> "SideStic-Softest")."""
+        """Up to `letters` letters off the longest word that is not a velocity word (keeping 4), if
+        that makes the name fit."""
         over = len(joined(ps)) - room
-        parts, i, j = longest(ps, spare_layers_above=over + 3)
-        if 0 < over <= letters and len(parts[i][j]) - over >= 4:
+        parts, i, j = longest(ps, spare_layers_above=over + 3, only_plain=True)
+        if i is not None and 0 < over <= letters and len(parts[i][j]) - over >= 4:
             parts[i][j] = parts[i][j][:-over]
             return [(sep, "".join(parts[k])) for k, (sep, _) in enumerate(ps)]
         return ps
 
     pairs = drop(list(pairs), 5)
-    pairs = trim(pairs, 3)  # "CajonThumps-Softest" -> "CajonThumps-Soft"
+    if len(joined(pairs)) > room:
+        pairs = dynamics(pairs)  # "HatSemiOpen-Softest" -> "HatSemiOpen-pp": every other word stays whole
+    pairs = trim(pairs, 3)  # "SnareRimshot-Soft" -> "SnareRimsho-Soft"
     pairs = cut(drop(pairs, 9), 3)
     return joined(pairs)[:room].rstrip("._- ")

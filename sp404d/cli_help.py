@@ -72,7 +72,7 @@ KIT_ACTIONS: dict[str, str] = {
     "pin": "Pin a sample (a file path or a sample id) to a pad; kept in the library.",
     "delete": ("Delete a kit made with `kit new`: the library forgets it, and the files sp404d wrote for it leave "
                "a mounted card at its next sync (a file of yours in its folder stays). A kit from the config stays "
-               "(give it sync = false in your config file to keep it off the card); if pads of it were set here, "
+               "(a [[kits]] table of its name with sync = false in your config file replaces it and keeps it off the card); if pads of it were set here, "
                "those go and the config's definition remains."),
     "show": "Each pad's sound, its name on the card, and why it was chosen. Reads the library.",
     "fill": ("Fill the kit's empty pads (no query, no pin) with the sounds that fit best with the pads already "

@@ -61,6 +61,10 @@ def test_alternatives_are_nearest_first_never_the_sound_its_copies_or_other_pads
     got = fill.alternatives(current, np.array([0.0]), [layer, cands[0]],
                             np.array([[0.1], [3.0]]), euclid, limit=3)
     assert [r["sample_id"] for r, _ in got] == [41]
+    on_kit = {("/s", ("kick", "punch"))}  # a layer of kick_punch is on another pad: not offered either
+    got = fill.alternatives(current, np.array([0.0]), [layer, cands[0], cands[2]], np.array([[0.1], [3.0], [4.0]]),
+                            euclid, limit=3, taken_drums=on_kit)
+    assert [r["sample_id"] for r, _ in got] == [43]
 
 
 def test_a_kit_of_one_shots_is_filled_with_one_shots_and_alternatives_keep_the_pads_kind():

@@ -12,6 +12,7 @@ from sp404d.errors import Sp404dError, UsageError
 from sp404d.kits import fill, resolve, search
 from sp404d.kits import query as q
 from sp404d.kits.define import KitDef
+from sp404d.kits.score import identity
 from sp404d.kits.like import sound_of
 from sp404d.kits.select import PADS, sound
 from sp404d.library import similar_index
@@ -74,5 +75,6 @@ def alternatives(kit: KitDef, pad: int, limit: int) -> tuple[dict, list[tuple[di
         # kicks recorded in the same room that sound nearest (a fresh user's `kit alt` offered 5)
         query = query & q.parse(f"category:{current['category']}")
     candidates, cand_v = vectors(search.sounds(query, index), index)
-    taken = {sound(p.row) for p in pads if p.row is not None and p.pad != pad}
-    return current, fill.alternatives(current, mine_v[0], candidates, cand_v, embedding.distances, limit, taken)
+    others = [p.row for p in pads if p.row is not None and p.pad != pad]
+    return current, fill.alternatives(current, mine_v[0], candidates, cand_v, embedding.distances, limit,
+                                      taken={sound(r) for r in others}, taken_drums={identity(r["path"]) for r in others})

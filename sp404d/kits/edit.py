@@ -39,7 +39,8 @@ def command(configured, args: dict) -> c.EditKit:
             where = user_config_path() or paths.config_file()
             raise Sp404dError(f"kit {kit.name!r} comes from the config, not from `kit new`, and stays; to keep it off "
                               f"the card, add a [[kits]] table with the lines name = \"{kit.name}\" and sync = false "
-                              f"to your config file ({where})")
+                              f"to your config file ({where}), which replaces the packaged kit with an empty one, "
+                              "then restart sp404d")
         # config+library: the pads set from the CLI go, and the config's definition is what remains
         return c.EditKit(kit.name, c.Reply(), create=False, delete=True)
     if action == "fill":

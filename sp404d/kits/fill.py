@@ -96,10 +96,12 @@ def plan(chosen: list[dict], chosen_vectors: np.ndarray, candidates: list[dict],
 
 
 def alternatives(current: dict, current_vector: np.ndarray, candidates: list[dict], candidate_vectors: np.ndarray,
-                 distances: Distances, limit: int, taken: set[int] = frozenset()) -> list[tuple[dict, float]]:
+                 distances: Distances, limit: int, taken: set[int] = frozenset(),
+                 taken_drums: set[tuple] = frozenset()) -> list[tuple[dict, float]]:
     """The sounds nearest to `current` among `candidates`, never itself or its copies (its
     group), nor another layer or round robin of its drum (score.identity: "more like this" is other
-    drums, not this one softer), nor a sound on another pad of the kit (`taken`); of its kind (a hat's alternatives are
+    drums, not this one softer), nor a sound on another pad of the kit (`taken`) or a layer of a drum
+    on one (`taken_drums`: a kit holds one layer of each drum); of its kind (a hat's alternatives are
     one-shots, not the drum loops whose hats sound alike), as `sp404d similar` answers."""
     if not candidates:
         return []
@@ -109,7 +111,7 @@ def alternatives(current: dict, current_vector: np.ndarray, candidates: list[dic
     for i in np.argsort(d, kind="stable"):
         row = candidates[int(i)]
         if (sound(row) == sound(current) or sound(row) in taken or row.get("kind") != current.get("kind")
-                or sc.identity(row["path"]) == drum):
+                or sc.identity(row["path"]) in taken_drums or sc.identity(row["path"]) == drum):
             continue
         out.append((row, float(d[int(i)])))
         if len(out) == limit:

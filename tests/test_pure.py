@@ -59,6 +59,16 @@ def test_junk_names_are_ignored(name):
     assert is_junk(name) and not is_candidate(f"/drop/{name}")
 
 
+def test_what_a_drop_passes_over_in_silence_and_what_it_tells():
+    from sp404d.watch.names import is_litter
+
+    for quiet in ("/drop/kick.wav.asd", "/drop/kick.wav.reapeaks", "/drop/.git/config", "/drop/._kick.wav",
+                  "/drop/Pack/.DS_Store", "/drop/kick.pk"):
+        assert is_litter(quiet), quiet  # an editor's sidecar, litter, or inside a hidden folder: no word of it
+    for told in ("/drop/samples.zip", "/drop/Pack/drumkit.xml", "/drop/readme.txt", "/drop/song.mid"):
+        assert not is_litter(told) and not is_candidate(told), told  # not audio: the drop's summary says so
+
+
 @pytest.mark.parametrize("name,ok", [("Kick 01.WAV", True), ("loop.flac", True), ("a.aif", True), ("b.m4a", True),
                                      ("readme.txt", False), ("cover.png", False), ("noext", False)])
 def test_candidates_are_audio_names(name, ok):

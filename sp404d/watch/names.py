@@ -15,6 +15,10 @@ AUDIO_EXTENSIONS = frozenset({
 })
 TEMP_SUFFIXES = (".part", ".crdownload", ".tmp", ".temp", ".download", ".partial", ".swp", "~")
 JUNK_NAMES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini", "Icon\r"})
+# files an audio editor writes beside the audio it opens (Ableton's analysis, Reaper's, Audition's,
+# Sound Forge's and WaveLab's peaks): in a sample library an editor reads from, each preview makes
+# one, and telling the user of every one would bury the drops that matter
+SIDECAR_EXTENSIONS = frozenset({".asd", ".reapeaks", ".pk", ".pkf", ".sfk", ".gpk", ".peak"})
 
 
 def is_junk(name: str) -> bool:
@@ -23,9 +27,11 @@ def is_junk(name: str) -> bool:
 
 
 def is_litter(path: str) -> bool:
-    """Not worth a word to the user: junk, or anything inside a hidden folder (.git, .Trash)."""
+    """Not worth a word to the user: junk, an editor's sidecar file, or anything inside a hidden
+    folder (.git, .Trash)."""
     parts = path.split(os.sep)
-    return is_junk(parts[-1]) or any(is_hidden_dir(p) for p in parts[:-1] if p)
+    return (is_junk(parts[-1]) or os.path.splitext(parts[-1])[1].lower() in SIDECAR_EXTENSIONS
+            or any(is_hidden_dir(p) for p in parts[:-1] if p))
 
 
 def is_candidate(path: str) -> bool:

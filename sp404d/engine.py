@@ -111,12 +111,15 @@ class Engine:
         threading.Thread(target=run, name=f"sp404d-{kind}-{job.id}", daemon=True).start()
         return job
 
-    def state(self, write_error: str | None | bool = False) -> str:
-        """`write_error`: the writer's error as the caller read it (False: read it here), so that a
-        status says "write-error" and shows the error from one reading (a retry may clear it between two)."""
+    def state(self) -> str:
+        return self._state(self.writer.error)
+
+    def _state(self, write_error: str | None) -> str:
+        """`write_error`: the writer's error as the caller read it, so that a status says
+        "write-error" and shows the error from one reading (a retry may clear it between two)."""
         busy = any(self.pipeline.depths().values()) or self.writer.depth() or \
             any(not j.done for j in list(self.progress.jobs.values()))  # a copy: jobs change meanwhile
-        if (self.writer.error if write_error is False else write_error):
+        if write_error:
             return "write-error"
         if self.pipeline.paused.is_set():
             return "paused"
@@ -132,7 +135,7 @@ class Engine:
         rate = 0.0 if self.pipeline.paused.is_set() else snap["rate_per_second"]
         pending = sum(j["pending"] for j in snap["jobs"]) or depths["queued"] + depths["analysing"] + depths["writing"]
         return {
-            "state": self.state(write_error),
+            "state": self._state(write_error),
             "uptime": round(time.time() - self.started, 1),
             "library": str(self.config.library_path),
             "queues": depths,

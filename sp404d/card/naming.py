@@ -151,10 +151,10 @@ def _priority(i: int, pairs: list[tuple[str, str]], keep: set[str]) -> int:
 def shorten(pairs: list[tuple[str, str]], room: int, keep: set[str] = frozenset()) -> str:
     """Fit words into `room` characters: drop the words that tell least (filler, numbers and words
     inside the name, the first word: see _priority), then write a velocity word as its dynamic mark
-    (DYNAMICS: "Softest" -> "pp"; cut to "Soft" it would name another layer), then cut up to 3 letters
-    off the longest other word (of camelCase, the longest part) if that is enough, then drop words that tell sounds apart, then
-    cut words down to 3 letters, then cut the end. Of equal words, one whose going makes the name fit goes, else
-    the rightmost."""
+    (DYNAMICS: "Softest" -> "pp"; cut to "Soft" it would name another layer), then cut up to 3
+    letters off the longest other word (of camelCase, the longest part) if that is enough, then drop
+    words that tell sounds apart, then cut words down to 3 letters (velocity words last), then cut
+    the end. Of equal words, one whose going makes the name fit goes, else the rightmost."""
     def joined(ps) -> str:
         text = "".join((sep if k else "") + w for k, (sep, w) in enumerate(ps))
         return _SQUASH.sub("_", _FAT_ILLEGAL.sub("_", text)).strip("._- ")
@@ -171,10 +171,10 @@ def shorten(pairs: list[tuple[str, str]], room: int, keep: set[str] = frozenset(
         return ps
 
     def longest(ps, spare_layers_above: int | None = None, only_plain: bool = False):
-        """The longest part; with `spare_layers_above`, the longest that is not a velocity or layer
-        word ("Softest": cut, it reads as another layer, "Soft") while one is longer than that, or
-        (`only_plain`) only such a part. None when there is none."""
-        parts = [_CAMEL_PART.findall(w) or [w] for _, w in ps]
+        """(parts, i, j) of the longest part; with `spare_layers_above`, the longest part longer than
+        that which is not a velocity or layer word, if there is one (else, unless `only_plain`, the
+        longest of all). i, j are None when there is none."""
+        parts = _parts(ps)
         every = [(i, j) for i, p in enumerate(parts) for j in range(len(p))]
         if spare_layers_above is not None:
             plain = [(i, j) for i, j in every if len(parts[i][j]) > spare_layers_above
@@ -188,8 +188,7 @@ def shorten(pairs: list[tuple[str, str]], room: int, keep: set[str] = frozenset(
     def dynamics(ps):
         """A velocity word that would not fit as it is becomes its dynamic mark ("Softest" -> "pp"):
         short, and never the name of another layer, as "Soft" would be."""
-        parts = [_CAMEL_PART.findall(w) or [w] for _, w in ps]
-        return [(sep, "".join(DYNAMICS.get(x.lower(), x) for x in parts[k])) for k, (sep, _) in enumerate(ps)]
+        return _joined_parts(ps, [[DYNAMICS.get(x.lower(), x) for x in p] for p in _parts(ps)])
 
     def cut(ps, shortest: int):
         """Letters off the end of the longest word (of camelCase, the longest part), again and again."""
@@ -198,7 +197,7 @@ def shorten(pairs: list[tuple[str, str]], room: int, keep: set[str] = frozenset(
             if len(parts[i][j]) <= shortest:
                 break
             parts[i][j] = parts[i][j][:-1]
-            ps = [(sep, "".join(parts[k])) for k, (sep, _) in enumerate(ps)]
+            ps = _joined_parts(ps, parts)
         return ps
 
     def trim(ps, letters: int):
@@ -208,7 +207,7 @@ def shorten(pairs: list[tuple[str, str]], room: int, keep: set[str] = frozenset(
         parts, i, j = longest(ps, spare_layers_above=over + 3, only_plain=True)
         if i is not None and 0 < over <= letters and len(parts[i][j]) - over >= 4:
             parts[i][j] = parts[i][j][:-over]
-            return [(sep, "".join(parts[k])) for k, (sep, _) in enumerate(ps)]
+            return _joined_parts(ps, parts)
         return ps
 
     pairs = drop(list(pairs), 5)
@@ -217,3 +216,13 @@ def shorten(pairs: list[tuple[str, str]], room: int, keep: set[str] = frozenset(
     pairs = trim(pairs, 3)  # "SnareRimshot-Soft" -> "SnareRimsho-Soft"
     pairs = cut(drop(pairs, 9), 3)
     return joined(pairs)[:room].rstrip("._- ")
+
+
+def _parts(pairs: list[tuple[str, str]]) -> list[list[str]]:
+    """Each word's camelCase parts ("HatSemiOpen" -> Hat, Semi, Open): what shortening cuts."""
+    return [_CAMEL_PART.findall(w) or [w] for _, w in pairs]
+
+
+def _joined_parts(pairs: list[tuple[str, str]], parts: list[list[str]]) -> list[tuple[str, str]]:
+    """`pairs` with each word made again from its (changed) parts."""
+    return [(sep, "".join(parts[k])) for k, (sep, _) in enumerate(pairs)]

@@ -63,11 +63,11 @@ IDLE_SECONDS = 5.0  # nothing finished this long while files are seen: the pipel
 
 class RateMeter:
     """Files finished per second over the last `window` seconds of work, measured from a baseline:
-    the newest point older than the window, or the moment the work arrived. Work arrives when a
-    file is seen with nothing finished for a window (or ever): the start-up and an idle spell are
-    not work, so a drop's rate is its own files over its own time, settling included, as the
-    drop's summary line counts it. (It once counted from the daemon's start: a 46-file drop that
-    took 1.5 s showed 2.2 files/s.)"""
+    the newest point older than the window, or the moment the work arrived (a file seen with
+    nothing finished for IDLE_SECONDS, or ever; a new drop; a resume). The start-up, an idle spell
+    and a pause are not work, so a drop's rate is its own files over its own time, settling
+    included, as the drop's summary line counts it. (It once counted from the daemon's start: a
+    46-file drop that took 1.5 s showed 2.2 files/s.)"""
 
     def __init__(self, window: float = 60.0):
         self.window = window
@@ -87,10 +87,7 @@ class RateMeter:
     def add(self, now: float, total: int) -> None:
         if self._points and total == self._points[-1][1]:
             return  # a commit that finished no file (a kit edit, a move): not a point of the rate
-        if not self._points:  # a finish with nothing seen (a retry of a known file): its own baseline
-            self._points.append((now, total))
-            return
-        self._points.append((now, total))
+        self._points.append((now, total))  # the first one (a finish with nothing seen) is its own baseline
         while len(self._points) > 2 and self._points[1][0] <= now - self.window:
             self._points.popleft()
 
@@ -139,13 +136,10 @@ class Progress:
     def noticed(self, n: int = 1) -> Job:
         """`n` files began settling: they belong to the open drop (a new one if none is open)."""
         with self.lock:
-            started = self._drop is None or self._drop.done
-            if started:
-                self._drop = self._new_job("drop", ())
-                if not any(not j.done and j.kind != "drop" for j in self.jobs.values()):
-                    # the previous drop has ended and nothing else runs: this drop's rate is its own
-                    self.rate.restart(time.time(), self.counters["recorded"] + self.counters["failed"])
-            drop = self._drop
+            drop, started = self._open_drop()
+            if started and not any(not j.done and j.kind != "drop" for j in self.jobs.values()):
+                # the previous drop has ended and nothing else runs: this drop's rate is its own
+                self.rate.restart(time.time(), self.counters["recorded"] + self.counters["failed"])
             drop.walked = False
             drop.waiting += n
             self._count("seen", drop, n)
@@ -153,14 +147,18 @@ class Progress:
             self.on_start(drop)
         return drop
 
+    def _open_drop(self) -> tuple[Job, bool]:
+        """The open drop, and whether it was opened just now (the caller holds the lock)."""
+        started = self._drop is None or self._drop.done
+        if started:
+            self._drop = self._new_job("drop", ())
+        return self._drop, started
+
     def passed_over(self, path: str) -> None:
         """A file that is not audio arrived: the open drop's summary says so (a drop of only such
         files is a drop too: a .zip of samples dropped in is told, not silently ignored)."""
         with self.lock:
-            started = self._drop is None or self._drop.done
-            if started:
-                self._drop = self._new_job("drop", ())
-            drop = self._drop
+            drop, started = self._open_drop()
             if path in drop.passed:  # created, then written: one file
                 return
             drop.passed.add(path)

@@ -12,8 +12,8 @@ from sp404d.errors import Sp404dError, UsageError
 from sp404d.kits import fill, resolve, search
 from sp404d.kits import query as q
 from sp404d.kits.define import KitDef
-from sp404d.kits.score import identity
 from sp404d.kits.like import sound_of
+from sp404d.kits.score import identity
 from sp404d.kits.select import PADS, sound
 from sp404d.library import similar_index
 from sp404d.library.models import Sample

@@ -6,8 +6,8 @@ categories. The roles the kit lacks come first, in the order a drum kit is built
 hats, clap, ...); once every role the library offers is on the kit, the least-represented role
 is taken again. Within a role the sound nearest in feel wins; a sound that does not fit a pad at
 all (score.fit: silent, its name contradicting its category, a length outside its role's limits)
-is never taken, nor one whose category is unsure (ROLE_SURE), and no two pads hold one sound or two layers of one drum (score.identity), as
-for any kit. A kit whose chosen pads are all one-shots is completed with one-shots (all loops:
+is never taken, nor one whose category is unsure (ROLE_SURE), and no two pads hold one sound or
+two layers of one drum (score.identity), as for any kit. A kit whose chosen pads are all one-shots is completed with one-shots (all loops:
 with loops).
 
 `kit alt` lists the sounds nearest to one pad's sound (within that pad's query, if it has one).
@@ -110,8 +110,10 @@ def alternatives(current: dict, current_vector: np.ndarray, candidates: list[dic
     out = []
     for i in np.argsort(d, kind="stable"):
         row = candidates[int(i)]
-        if (sound(row) == sound(current) or sound(row) in taken or row.get("kind") != current.get("kind")
-                or sc.identity(row["path"]) in taken_drums or sc.identity(row["path"]) == drum):
+        if sound(row) == sound(current) or sound(row) in taken or row.get("kind") != current.get("kind"):
+            continue
+        other = sc.identity(row["path"])
+        if other == drum or other in taken_drums:
             continue
         out.append((row, float(d[int(i)])))
         if len(out) == limit:

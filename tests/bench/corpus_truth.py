@@ -74,12 +74,19 @@ def _hydrogen(corpus: Path, slot_kits: bool) -> dict[str, str]:
         if names_key_slots(instruments) != slot_kits:
             continue
         for f in kit.iterdir():
-            name = instruments.get(f.name)
-            if name and not tags.ambiguous_name(f"/{name}.wav"):
-                found = tags.category_from_name(f"/{name}.wav", is_loop=False)
-                if found:
-                    labels[str(f)] = found[0]
+            found = named_category(instruments.get(f.name) or "")
+            if found:
+                labels[str(f)] = found[0]
     return labels
+
+
+def named_category(name: str) -> tuple[str, float] | None:
+    """(category, confidence) an instrument's name says, as sp404d reads names; None when it says
+    none, or one of two things ("Hi Hat Free": open or closed?)."""
+    if not name or tags.ambiguous_name(f"/{name}.wav"):
+        return None
+    found = tags.category_from_name(f"/{name}.wav", is_loop=False)
+    return (found[0], found[1]) if found else None
 
 
 def truth(corpus: Path) -> dict[str, str]:
